@@ -53,7 +53,7 @@ func (k KeyPair) validate(what string) error {
 // instance brings back the same account.
 type Account struct {
 	// WAID is the registered number (digits only); empty until registered.
-	WAID string
+	WAID  string
 	State RegistrationState
 	// CC and PhoneNumber are as given to POST /v1/account.
 	CC          string
