@@ -37,5 +37,10 @@ type Transactor interface {
 	// returns, nor from other goroutines. fn must not block on the network:
 	// embedded backends serialise writers, so a long transaction stalls every
 	// other writer.
+	//
+	// A backend may run fn again when the database aborts the transaction
+	// for a transient reason (deadlock, serialization failure, a busy
+	// embedded database), so fn must act only through tx and be safe to
+	// repeat.
 	InTx(ctx context.Context, fn func(tx Store) error) error
 }
