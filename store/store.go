@@ -33,7 +33,8 @@ type Transactor interface {
 	// InTx returns the commit error, if any.
 	//
 	// Calling InTx on the transaction's Store runs fn in the same
-	// transaction. The transaction's Store must not be used after fn
+	// transaction, without a savepoint: the inner error is returned as is
+	// and the outermost fn's result decides the fate of every write. The transaction's Store must not be used after fn
 	// returns, nor from other goroutines. fn must not block on the network:
 	// embedded backends serialise writers, so a long transaction stalls every
 	// other writer.

@@ -199,6 +199,9 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, now time.
 
 // ReleaseLease implements store.LeaseStore.
 func (s *Store) ReleaseLease(ctx context.Context, name, holder string, token int64) error {
+	if err := store.ValidateName("lease holder", holder); err != nil {
+		return err
+	}
 	return s.atomic(ctx, func(tx *Store) error {
 		res, err := tx.w.NewUpdate().Model((*leaseRow)(nil)).
 			Set("holder = ''").Set("expires_at = 0").
