@@ -9,5 +9,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return memstore.New() })
+	t.Run("memstore", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) store.Store { return memstore.New() })
+	})
 }
