@@ -13,3 +13,9 @@ func TestConformance(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) store.Store { return memstore.New() })
 	})
 }
+
+func BenchmarkInsert(b *testing.B) {
+	b.Run("memstore", func(b *testing.B) {
+		storetest.Bench(b, func(testing.TB) store.Store { return memstore.New() })
+	})
+}
