@@ -7,9 +7,11 @@ import (
 )
 
 func (o op) GetAccount(ctx context.Context) (store.Account, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return store.Account{}, err
 	}
+	defer leave()
 	if o.st.account == nil {
 		return store.Account{}, store.NotFoundf("account")
 	}
@@ -17,9 +19,11 @@ func (o op) GetAccount(ctx context.Context) (store.Account, error) {
 }
 
 func (o op) PutAccount(ctx context.Context, a store.Account) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if err := a.Validate(); err != nil {
 		return err
 	}

@@ -10,9 +10,11 @@ import (
 // Contacts.
 
 func (o op) GetContacts(ctx context.Context, inputs []string) ([]store.Contact, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	out := []store.Contact{}
 	for _, in := range inputs {
 		if c, ok := o.st.contacts[in]; ok {
@@ -23,9 +25,11 @@ func (o op) GetContacts(ctx context.Context, inputs []string) ([]store.Contact, 
 }
 
 func (o op) PutContacts(ctx context.Context, contacts []store.Contact) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	for _, c := range contacts {
 		if err := c.Validate(); err != nil {
 			return err
@@ -38,9 +42,11 @@ func (o op) PutContacts(ctx context.Context, contacts []store.Contact) error {
 }
 
 func (o op) PruneContacts(ctx context.Context, checkedBefore time.Time) (int, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return 0, err
 	}
+	defer leave()
 	n := 0
 	for in, c := range o.st.contacts {
 		if c.CheckedAt.Before(norm(checkedBefore)) {
@@ -54,9 +60,11 @@ func (o op) PruneContacts(ctx context.Context, checkedBefore time.Time) (int, er
 // Settings.
 
 func (o op) GetSettings(ctx context.Context, name string) (store.SettingsDoc, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return store.SettingsDoc{}, err
 	}
+	defer leave()
 	d, ok := o.st.settings[name]
 	if !ok {
 		return store.SettingsDoc{}, store.NotFoundf("settings %q", name)
@@ -65,9 +73,11 @@ func (o op) GetSettings(ctx context.Context, name string) (store.SettingsDoc, er
 }
 
 func (o op) PutSettings(ctx context.Context, name string, value []byte, expectVersion int64, at time.Time) (store.SettingsDoc, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return store.SettingsDoc{}, err
 	}
+	defer leave()
 	if err := store.ValidateName("settings name", name); err != nil {
 		return store.SettingsDoc{}, err
 	}
@@ -87,9 +97,11 @@ func (o op) PutSettings(ctx context.Context, name string, value []byte, expectVe
 }
 
 func (o op) DeleteSettings(ctx context.Context, name string) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if !del(o, o.st.settings, name) {
 		return store.NotFoundf("settings %q", name)
 	}

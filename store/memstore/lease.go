@@ -8,9 +8,11 @@ import (
 )
 
 func (o op) AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (store.Lease, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return store.Lease{}, err
 	}
+	defer leave()
 	if err := store.ValidateName("lease name", name); err != nil {
 		return store.Lease{}, err
 	}
@@ -38,9 +40,11 @@ func (o op) AcquireLease(ctx context.Context, name, holder string, now time.Time
 }
 
 func (o op) ReleaseLease(ctx context.Context, name, holder string, token int64) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if err := store.ValidateName("lease holder", holder); err != nil {
 		return err
 	}
@@ -58,9 +62,11 @@ func (o op) ReleaseLease(ctx context.Context, name, holder string, token int64) 
 }
 
 func (o op) GetLease(ctx context.Context, name string) (store.Lease, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return store.Lease{}, err
 	}
+	defer leave()
 	l, ok := o.st.leases[name]
 	if !ok {
 		return store.Lease{}, store.NotFoundf("lease %q", name)

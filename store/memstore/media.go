@@ -10,9 +10,11 @@ import (
 )
 
 func (o op) CreateMedia(ctx context.Context, m store.Media) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if err := m.Validate(); err != nil {
 		return err
 	}
@@ -24,9 +26,11 @@ func (o op) CreateMedia(ctx context.Context, m store.Media) error {
 }
 
 func (o op) GetMedia(ctx context.Context, id string) (store.Media, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return store.Media{}, err
 	}
+	defer leave()
 	m, ok := o.st.media[id]
 	if !ok {
 		return store.Media{}, store.NotFoundf("media %s", id)
@@ -35,9 +39,11 @@ func (o op) GetMedia(ctx context.Context, id string) (store.Media, error) {
 }
 
 func (o op) UpdateMedia(ctx context.Context, m store.Media) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if err := m.Validate(); err != nil {
 		return err
 	}
@@ -52,9 +58,11 @@ func (o op) UpdateMedia(ctx context.Context, m store.Media) error {
 }
 
 func (o op) DeleteMedia(ctx context.Context, id string) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if !del(o, o.st.media, id) {
 		return store.NotFoundf("media %s", id)
 	}
@@ -62,9 +70,11 @@ func (o op) DeleteMedia(ctx context.Context, id string) error {
 }
 
 func (o op) UnusedMedia(ctx context.Context, usedBefore time.Time, limit int) ([]store.Media, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	if limit <= 0 {
 		return nil, store.Invalidf("unused media: limit must be positive, got %d", limit)
 	}

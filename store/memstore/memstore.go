@@ -30,9 +30,10 @@
 // Sequence counters (outbox and callback Seq) are not rolled back, like SQL
 // sequences: a rolled-back transaction may leave a gap.
 //
-// Each operation is written once, as a method of the unexported op type: the
-// Store wraps it with the mutex and no undo log, the transaction view embeds
-// it with one. An operation checks everything that can fail before its first
+// Each operation is written once, as a method of the unexported op type,
+// which both the Store and the transaction view embed: in the Store it takes
+// the mutex for its duration and records no undo, in the view it runs under
+// the transaction's hold of the mutex and records undo closures. An operation checks everything that can fail before its first
 // write, so a failed call (a batch with one bad element, say) writes nothing
 // even outside a transaction.
 //
@@ -58,13 +59,15 @@ var _ store.Store = (*Store)(nil)
 
 // Store is an in-memory store.Store. The zero value is not usable; call New.
 type Store struct {
+	op // with mu set: every operation locks for its duration
 	mu sync.Mutex
-	st *state
 }
 
 // New returns an empty Store.
 func New() *Store {
-	return &Store{st: newState()}
+	s := &Store{}
+	s.op = op{st: newState(), mu: &s.mu}
+	return s
 }
 
 // state is every table of the store. The maps are created once and never
@@ -124,24 +127,34 @@ func newState() *state {
 	}
 }
 
-// op carries out operations on a state. The caller holds the Store's mutex.
-// Inside a transaction undo is non-nil and every mutation appends the closure
-// that reverts it; outside, mutations are not recorded.
+// op carries out operations on a state. Outside a transaction (the Store)
+// mu is set and each operation holds it for its duration; inside one (the
+// transaction view) InTx already holds it, undo is non-nil and every
+// mutation appends the closure that reverts it.
 //
 // Operations check everything that can fail before their first mutation, so
 // a failed call outside a transaction writes nothing.
 type op struct {
 	st   *state
-	undo *[]func()
+	mu   *sync.Mutex  // nil inside a transaction
+	undo *[]func()    // nil outside a transaction
 	done *atomic.Bool // set once the transaction has finished; nil outside
 }
 
-// begin is called first by every operation.
-func (o op) begin(ctx context.Context) error {
+// enter is called first by every operation: it takes the lock when running
+// outside a transaction and returns what releases it.
+func (o op) enter(ctx context.Context) (leave func(), err error) {
 	if o.done != nil && o.done.Load() {
-		return store.Invalidf("memstore: transaction used after InTx returned")
+		return nil, store.Invalidf("memstore: transaction used after InTx returned")
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if o.mu == nil {
+		return func() {}, nil
+	}
+	o.mu.Lock()
+	return o.mu.Unlock, nil
 }
 
 func (o op) onUndo(f func()) {
@@ -210,9 +223,11 @@ var _ store.Store = (*txStore)(nil)
 
 // InTx joins the running transaction; see the package comment.
 func (t *txStore) InTx(ctx context.Context, fn func(tx store.Store) error) error {
-	if err := t.begin(ctx); err != nil {
+	leave, err := t.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if fn == nil {
 		return store.Invalidf("memstore: nil transaction function")
 	}

@@ -9,9 +9,11 @@ import (
 )
 
 func (o op) AddMessages(ctx context.Context, msgs []store.Message) ([]bool, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	for _, m := range msgs {
 		if err := m.Validate(); err != nil {
 			return nil, err
@@ -34,9 +36,11 @@ func (o op) AddMessages(ctx context.Context, msgs []store.Message) ([]bool, erro
 }
 
 func (o op) GetMessage(ctx context.Context, id string) (store.Message, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return store.Message{}, err
 	}
+	defer leave()
 	m, ok := o.st.messages[id]
 	if !ok {
 		return store.Message{}, store.NotFoundf("message %s", id)
@@ -45,9 +49,11 @@ func (o op) GetMessage(ctx context.Context, id string) (store.Message, error) {
 }
 
 func (o op) ApplyStatuses(ctx context.Context, events []store.StatusEvent) ([]store.StatusOutcome, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	for _, e := range events {
 		if err := e.Validate(); err != nil {
 			return nil, err
@@ -77,9 +83,11 @@ func (o op) ApplyStatuses(ctx context.Context, events []store.StatusEvent) ([]st
 }
 
 func (o op) StatusHistory(ctx context.Context, id string) ([]store.StatusEvent, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	if _, ok := o.st.messages[id]; !ok {
 		return nil, store.NotFoundf("message %s", id)
 	}
@@ -87,9 +95,11 @@ func (o op) StatusHistory(ctx context.Context, id string) ([]store.StatusEvent, 
 }
 
 func (o op) DeleteMessages(ctx context.Context, ids []string) (int, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return 0, err
 	}
+	defer leave()
 	n := 0
 	for _, id := range ids {
 		n += o.deleteMessage(id)
@@ -107,9 +117,11 @@ func (o op) deleteMessage(id string) int {
 }
 
 func (o op) PruneMessages(ctx context.Context, q store.PruneQuery) (int, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return 0, err
 	}
+	defer leave()
 	if q.Limit <= 0 {
 		return 0, store.Invalidf("prune messages: limit must be positive, got %d", q.Limit)
 	}

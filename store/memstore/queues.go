@@ -12,9 +12,11 @@ import (
 // Outbox.
 
 func (o op) EnqueueOutbox(ctx context.Context, items []store.OutboxItem) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	seen := make(map[string]bool, len(items))
 	for _, it := range items {
 		if err := it.Validate(); err != nil {
@@ -39,9 +41,11 @@ func (o op) EnqueueOutbox(ctx context.Context, items []store.OutboxItem) error {
 func due(next, now time.Time) bool { return !next.After(now) }
 
 func (o op) DueOutbox(ctx context.Context, now time.Time, limit int) ([]store.OutboxItem, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	if limit <= 0 {
 		return nil, store.Invalidf("due outbox: limit must be positive, got %d", limit)
 	}
@@ -70,9 +74,11 @@ func (o op) DueOutbox(ctx context.Context, now time.Time, limit int) ([]store.Ou
 }
 
 func (o op) RescheduleOutbox(ctx context.Context, messageID string, attempts int, next time.Time, lastError string) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if attempts < 0 {
 		return store.Invalidf("outbox %s: negative attempts", messageID)
 	}
@@ -88,9 +94,11 @@ func (o op) RescheduleOutbox(ctx context.Context, messageID string, attempts int
 }
 
 func (o op) DeleteOutbox(ctx context.Context, messageIDs []string) (int, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return 0, err
 	}
+	defer leave()
 	n := 0
 	for _, id := range messageIDs {
 		if del(o, o.st.outbox, id) {
@@ -101,18 +109,22 @@ func (o op) DeleteOutbox(ctx context.Context, messageIDs []string) (int, error) 
 }
 
 func (o op) OutboxLen(ctx context.Context) (int, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return 0, err
 	}
+	defer leave()
 	return len(o.st.outbox), nil
 }
 
 // Callbacks.
 
 func (o op) EnqueueCallbacks(ctx context.Context, cbs []store.Callback) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	for _, c := range cbs {
 		if err := c.Validate(); err != nil {
 			return err
@@ -128,9 +140,11 @@ func (o op) EnqueueCallbacks(ctx context.Context, cbs []store.Callback) error {
 }
 
 func (o op) PendingCallbacks(ctx context.Context, afterSeq int64, limit int) ([]store.Callback, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	if limit <= 0 {
 		return nil, store.Invalidf("pending callbacks: limit must be positive, got %d", limit)
 	}
@@ -150,9 +164,11 @@ func (o op) PendingCallbacks(ctx context.Context, afterSeq int64, limit int) ([]
 }
 
 func (o op) RescheduleCallback(ctx context.Context, seq int64, attempts int, next time.Time) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if attempts < 0 {
 		return store.Invalidf("callback %d: negative attempts", seq)
 	}
@@ -167,9 +183,11 @@ func (o op) RescheduleCallback(ctx context.Context, seq int64, attempts int, nex
 }
 
 func (o op) AckCallbacks(ctx context.Context, seqs []int64) (int, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return 0, err
 	}
+	defer leave()
 	n := 0
 	for _, seq := range seqs {
 		if del(o, o.st.callbacks, seq) {
@@ -180,8 +198,10 @@ func (o op) AckCallbacks(ctx context.Context, seqs []int64) (int, error) {
 }
 
 func (o op) CallbackQueueLen(ctx context.Context) (int, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return 0, err
 	}
+	defer leave()
 	return len(o.st.callbacks), nil
 }

@@ -13,9 +13,11 @@ import (
 // Prekeys.
 
 func (o op) PutPreKeys(ctx context.Context, keys []store.PreKey) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	seen := make(map[uint32]bool, len(keys))
 	for _, k := range keys {
 		if err := k.Validate(); err != nil {
@@ -33,9 +35,11 @@ func (o op) PutPreKeys(ctx context.Context, keys []store.PreKey) error {
 }
 
 func (o op) GetPreKey(ctx context.Context, id uint32) (store.PreKey, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return store.PreKey{}, err
 	}
+	defer leave()
 	k, ok := o.st.preKeys[id]
 	if !ok {
 		return store.PreKey{}, store.NotFoundf("prekey %d", id)
@@ -44,9 +48,11 @@ func (o op) GetPreKey(ctx context.Context, id uint32) (store.PreKey, error) {
 }
 
 func (o op) DeletePreKey(ctx context.Context, id uint32) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if !del(o, o.st.preKeys, id) {
 		return store.NotFoundf("prekey %d", id)
 	}
@@ -54,9 +60,11 @@ func (o op) DeletePreKey(ctx context.Context, id uint32) error {
 }
 
 func (o op) MarkPreKeysUploaded(ctx context.Context, throughID uint32) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	for id, k := range o.st.preKeys {
 		if id <= throughID && !k.Uploaded {
 			k.Uploaded = true
@@ -67,9 +75,11 @@ func (o op) MarkPreKeysUploaded(ctx context.Context, throughID uint32) error {
 }
 
 func (o op) PreKeysToUpload(ctx context.Context, limit int) ([]store.PreKey, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	if limit <= 0 {
 		return nil, store.Invalidf("prekeys to upload: limit must be positive, got %d", limit)
 	}
@@ -89,9 +99,11 @@ func (o op) PreKeysToUpload(ctx context.Context, limit int) ([]store.PreKey, err
 }
 
 func (o op) CountPreKeys(ctx context.Context) (total, uploaded int, err error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return 0, 0, err
 	}
+	defer leave()
 	for _, k := range o.st.preKeys {
 		if k.Uploaded {
 			uploaded++
@@ -101,9 +113,11 @@ func (o op) CountPreKeys(ctx context.Context) (total, uploaded int, err error) {
 }
 
 func (o op) LastPreKeyID(ctx context.Context) (uint32, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return 0, err
 	}
+	defer leave()
 	var last uint32
 	for id := range o.st.preKeys {
 		last = max(last, id)
@@ -114,9 +128,11 @@ func (o op) LastPreKeyID(ctx context.Context) (uint32, error) {
 // Signed prekeys.
 
 func (o op) PutSignedPreKey(ctx context.Context, k store.SignedPreKey) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if err := k.Validate(); err != nil {
 		return err
 	}
@@ -125,9 +141,11 @@ func (o op) PutSignedPreKey(ctx context.Context, k store.SignedPreKey) error {
 }
 
 func (o op) GetSignedPreKey(ctx context.Context, id uint32) (store.SignedPreKey, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return store.SignedPreKey{}, err
 	}
+	defer leave()
 	k, ok := o.st.signedPreKeys[id]
 	if !ok {
 		return store.SignedPreKey{}, store.NotFoundf("signed prekey %d", id)
@@ -136,9 +154,11 @@ func (o op) GetSignedPreKey(ctx context.Context, id uint32) (store.SignedPreKey,
 }
 
 func (o op) ListSignedPreKeys(ctx context.Context) ([]store.SignedPreKey, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	out := make([]store.SignedPreKey, 0, len(o.st.signedPreKeys))
 	for _, k := range o.st.signedPreKeys {
 		out = append(out, copySignedPreKey(k))
@@ -148,9 +168,11 @@ func (o op) ListSignedPreKeys(ctx context.Context) ([]store.SignedPreKey, error)
 }
 
 func (o op) DeleteSignedPreKey(ctx context.Context, id uint32) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if !del(o, o.st.signedPreKeys, id) {
 		return store.NotFoundf("signed prekey %d", id)
 	}
@@ -160,9 +182,11 @@ func (o op) DeleteSignedPreKey(ctx context.Context, id uint32) error {
 // Sessions.
 
 func (o op) GetSession(ctx context.Context, addr store.Address) ([]byte, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	rec, ok := o.st.sessions[addr]
 	if !ok {
 		return nil, store.NotFoundf("session %s", addr)
@@ -171,9 +195,11 @@ func (o op) GetSession(ctx context.Context, addr store.Address) ([]byte, error) 
 }
 
 func (o op) PutSessions(ctx context.Context, sessions []store.Session) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	for _, s := range sessions {
 		if err := s.Validate(); err != nil {
 			return err
@@ -186,9 +212,11 @@ func (o op) PutSessions(ctx context.Context, sessions []store.Session) error {
 }
 
 func (o op) SessionDevices(ctx context.Context, name string) ([]uint32, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	out := []uint32{}
 	for addr := range o.st.sessions {
 		if addr.Name == name {
@@ -200,9 +228,11 @@ func (o op) SessionDevices(ctx context.Context, name string) ([]uint32, error) {
 }
 
 func (o op) DeleteSession(ctx context.Context, addr store.Address) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if !del(o, o.st.sessions, addr) {
 		return store.NotFoundf("session %s", addr)
 	}
@@ -210,9 +240,11 @@ func (o op) DeleteSession(ctx context.Context, addr store.Address) error {
 }
 
 func (o op) DeleteSessions(ctx context.Context, name string) (int, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return 0, err
 	}
+	defer leave()
 	n := 0
 	for addr := range o.st.sessions {
 		if addr.Name == name {
@@ -224,9 +256,11 @@ func (o op) DeleteSessions(ctx context.Context, name string) (int, error) {
 }
 
 func (o op) DeleteAllSessions(ctx context.Context) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	for addr := range o.st.sessions {
 		del(o, o.st.sessions, addr)
 	}
@@ -236,9 +270,11 @@ func (o op) DeleteAllSessions(ctx context.Context) error {
 // Peer identities.
 
 func (o op) GetPeerIdentity(ctx context.Context, addr store.Address) (store.PeerIdentity, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return store.PeerIdentity{}, err
 	}
+	defer leave()
 	p, ok := o.st.peerIdentities[addr]
 	if !ok {
 		return store.PeerIdentity{}, store.NotFoundf("peer identity %s", addr)
@@ -247,9 +283,11 @@ func (o op) GetPeerIdentity(ctx context.Context, addr store.Address) (store.Peer
 }
 
 func (o op) PutPeerIdentity(ctx context.Context, p store.PeerIdentity) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if err := p.Validate(); err != nil {
 		return err
 	}
@@ -258,9 +296,11 @@ func (o op) PutPeerIdentity(ctx context.Context, p store.PeerIdentity) error {
 }
 
 func (o op) DeletePeerIdentity(ctx context.Context, addr store.Address) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if !del(o, o.st.peerIdentities, addr) {
 		return store.NotFoundf("peer identity %s", addr)
 	}
@@ -270,9 +310,11 @@ func (o op) DeletePeerIdentity(ctx context.Context, addr store.Address) error {
 // Sender keys.
 
 func (o op) GetSenderKey(ctx context.Context, groupID, sender string) ([]byte, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	rec, ok := o.st.senderKeys[senderKeyID{groupID, sender}]
 	if !ok {
 		return nil, store.NotFoundf("sender key %s/%s", groupID, sender)
@@ -281,9 +323,11 @@ func (o op) GetSenderKey(ctx context.Context, groupID, sender string) ([]byte, e
 }
 
 func (o op) PutSenderKey(ctx context.Context, groupID, sender string, record []byte) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if err := store.ValidateSenderKey(groupID, sender, record); err != nil {
 		return err
 	}
@@ -292,9 +336,11 @@ func (o op) PutSenderKey(ctx context.Context, groupID, sender string, record []b
 }
 
 func (o op) DeleteSenderKey(ctx context.Context, groupID, sender string) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if !del(o, o.st.senderKeys, senderKeyID{groupID, sender}) {
 		return store.NotFoundf("sender key %s/%s", groupID, sender)
 	}
@@ -304,9 +350,11 @@ func (o op) DeleteSenderKey(ctx context.Context, groupID, sender string) error {
 // Decrypt buffer.
 
 func (o op) PutDecrypted(ctx context.Context, hash, plaintext []byte, at time.Time) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if len(hash) != store.HashLen {
 		return store.Invalidf("decrypted: hash must be %d bytes, got %d", store.HashLen, len(hash))
 	}
@@ -318,9 +366,11 @@ func (o op) PutDecrypted(ctx context.Context, hash, plaintext []byte, at time.Ti
 }
 
 func (o op) GetDecrypted(ctx context.Context, hash []byte) ([]byte, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	e, ok := o.st.decrypted[string(hash)]
 	if !ok {
 		return nil, store.NotFoundf("decrypted %x", hash)
@@ -329,9 +379,11 @@ func (o op) GetDecrypted(ctx context.Context, hash []byte) ([]byte, error) {
 }
 
 func (o op) PruneDecrypted(ctx context.Context, before time.Time) (int, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return 0, err
 	}
+	defer leave()
 	n := 0
 	for h, e := range o.st.decrypted {
 		if e.at.Before(norm(before)) {

@@ -9,9 +9,11 @@ import (
 )
 
 func (o op) PutTemplates(ctx context.Context, ts []store.Template) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	for _, t := range ts {
 		if err := t.Validate(); err != nil {
 			return err
@@ -24,9 +26,11 @@ func (o op) PutTemplates(ctx context.Context, ts []store.Template) error {
 }
 
 func (o op) GetTemplate(ctx context.Context, key store.TemplateKey) (store.Template, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return store.Template{}, err
 	}
+	defer leave()
 	t, ok := o.st.templates[key]
 	if !ok {
 		return store.Template{}, store.NotFoundf("template %s/%s/%s", key.Namespace, key.Name, key.Language)
@@ -35,9 +39,11 @@ func (o op) GetTemplate(ctx context.Context, key store.TemplateKey) (store.Templ
 }
 
 func (o op) ListTemplates(ctx context.Context, f store.TemplateFilter) ([]store.Template, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	out := []store.Template{}
 	for k, t := range o.st.templates {
 		if (f.Namespace == "" || k.Namespace == f.Namespace) && (f.Name == "" || k.Name == f.Name) {
@@ -51,9 +57,11 @@ func (o op) ListTemplates(ctx context.Context, f store.TemplateFilter) ([]store.
 }
 
 func (o op) DeleteTemplate(ctx context.Context, key store.TemplateKey) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if !del(o, o.st.templates, key) {
 		return store.NotFoundf("template %s/%s/%s", key.Namespace, key.Name, key.Language)
 	}

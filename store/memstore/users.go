@@ -12,9 +12,11 @@ import (
 // Users.
 
 func (o op) CreateUser(ctx context.Context, u store.User) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if err := u.Validate(); err != nil {
 		return err
 	}
@@ -26,9 +28,11 @@ func (o op) CreateUser(ctx context.Context, u store.User) error {
 }
 
 func (o op) GetUser(ctx context.Context, username string) (store.User, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return store.User{}, err
 	}
+	defer leave()
 	u, ok := o.st.users[username]
 	if !ok {
 		return store.User{}, store.NotFoundf("user %q", username)
@@ -37,9 +41,11 @@ func (o op) GetUser(ctx context.Context, username string) (store.User, error) {
 }
 
 func (o op) UpdateUser(ctx context.Context, u store.User) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if err := u.Validate(); err != nil {
 		return err
 	}
@@ -54,9 +60,11 @@ func (o op) UpdateUser(ctx context.Context, u store.User) error {
 }
 
 func (o op) DeleteUser(ctx context.Context, username string) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if !del(o, o.st.users, username) {
 		return store.NotFoundf("user %q", username)
 	}
@@ -69,9 +77,11 @@ func (o op) DeleteUser(ctx context.Context, username string) error {
 }
 
 func (o op) ListUsers(ctx context.Context) ([]store.User, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	out := make([]store.User, 0, len(o.st.users))
 	for _, u := range o.st.users {
 		out = append(out, copyUser(u))
@@ -83,9 +93,11 @@ func (o op) ListUsers(ctx context.Context) ([]store.User, error) {
 // Tokens.
 
 func (o op) CreateToken(ctx context.Context, t store.Token) error {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if err := t.Validate(); err != nil {
 		return err
 	}
@@ -100,9 +112,11 @@ func (o op) CreateToken(ctx context.Context, t store.Token) error {
 }
 
 func (o op) GetToken(ctx context.Context, hash []byte) (store.Token, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return store.Token{}, err
 	}
+	defer leave()
 	t, ok := o.st.tokens[string(hash)]
 	if !ok {
 		return store.Token{}, store.NotFoundf("token")
@@ -111,9 +125,11 @@ func (o op) GetToken(ctx context.Context, hash []byte) (store.Token, error) {
 }
 
 func (o op) RevokeUserTokens(ctx context.Context, username string, at time.Time) (int, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return 0, err
 	}
+	defer leave()
 	if at.IsZero() {
 		// A zero RevokedAt means "usable": revoking at the zero time would
 		// revoke nothing.
@@ -132,9 +148,11 @@ func (o op) RevokeUserTokens(ctx context.Context, username string, at time.Time)
 }
 
 func (o op) PruneTokens(ctx context.Context, expiredBefore time.Time) (int, error) {
-	if err := o.begin(ctx); err != nil {
+	leave, err := o.enter(ctx)
+	if err != nil {
 		return 0, err
 	}
+	defer leave()
 	n := 0
 	for h, t := range o.st.tokens {
 		if t.ExpiresAt.Before(norm(expiredBefore)) {
