@@ -19,24 +19,26 @@ const module = "github.com/waent/waent"
 // below httpapi can reach up into it.
 func layer(pkg string) (int, bool) {
 	switch {
-	case pkg == "store":
+	case pkg == "store", pkg == "waproto":
 		return 0, true
 	case pkg == "store/memstore", pkg == "store/sqlstore", pkg == "store/storetest":
 		return 1, true
 	case pkg == "store/sqlstore/sqltest":
 		return 2, true
-	case pkg == "conn", pkg == "crypto", strings.HasPrefix(pkg, "conn/"), strings.HasPrefix(pkg, "crypto/"):
-		return 3, true
-	case pkg == "waenttest", strings.HasPrefix(pkg, "waenttest/"):
+	case strings.HasPrefix(pkg, "conn/"), strings.HasPrefix(pkg, "crypto/"):
+		return 3, true // the wire's building blocks: codec, noise, registration
+	case pkg == "conn", pkg == "crypto":
 		return 4, true
-	case pkg == "outbox", pkg == "templates", pkg == "gc", pkg == "webhook":
+	case pkg == "waenttest", strings.HasPrefix(pkg, "waenttest/"):
 		return 5, true
-	case pkg == "":
+	case pkg == "outbox", pkg == "templates", pkg == "gc", pkg == "webhook":
 		return 6, true
-	case pkg == "httpapi", strings.HasPrefix(pkg, "httpapi/"):
+	case pkg == "":
 		return 7, true
-	case strings.HasPrefix(pkg, "cmd/"), strings.HasPrefix(pkg, "examples/"):
+	case pkg == "httpapi", strings.HasPrefix(pkg, "httpapi/"):
 		return 8, true
+	case strings.HasPrefix(pkg, "cmd/"), strings.HasPrefix(pkg, "examples/"):
+		return 9, true
 	case strings.HasPrefix(pkg, "internal/"):
 		return -1, true // helpers: checked only for not importing upward of their users
 	}
