@@ -548,3 +548,19 @@ func digits(s string) string {
 	}
 	return b.String()
 }
+
+func (s *chatServer) streamError(phone, code string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.accounts[phone]
+	if a == nil || a.session == nil {
+		return false
+	}
+	old := a.session
+	old.enqueue(wabin.Node{Tag: "stream:error", Attrs: wabin.Attrs{"code": code}})
+	go func() { // let the writer deliver the error before the socket closes
+		time.Sleep(50 * time.Millisecond)
+		old.close()
+	}()
+	return true
+}

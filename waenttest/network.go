@@ -193,3 +193,8 @@ func (n *Network) Restart(ctx context.Context) error {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// SendStreamError sends phone a <stream:error code=...> and closes its
+// connection, as the server does to make a client restart (515) or go
+// away. It reports whether phone was online.
+func (n *Network) SendStreamError(phone, code string) bool { return n.chat.streamError(phone, code) }

@@ -322,3 +322,60 @@ func TestProxyRejectsBadCredentials(t *testing.T) {
 		t.Fatal("a tunnel was opened with wrong credentials")
 	}
 }
+
+// A 515 stream error means "reconnect now": no backoff, even when the
+// backoff is long.
+func TestStreamError515ReconnectsAtOnce(t *testing.T) {
+	n := waenttest.New(t)
+	c := newClient(t, n, "16315550030", true, func(cfg *conn.Config) {
+		cfg.ReconnectMin, cfg.ReconnectMax = time.Minute, time.Minute
+	})
+	c.Start()
+	waitEvent[conn.Connected](t, c, 5*time.Second)
+	if !n.SendStreamError("16315550030", "515") {
+		t.Fatal("account not online")
+	}
+	waitEvent[conn.Disconnected](t, c, 5*time.Second)
+	waitEvent[conn.Connected](t, c, 5*time.Second) // a backoff would take up to a minute
+	if got := n.Logins("16315550030"); got != 2 {
+		t.Fatalf("%d logins, want 2", got)
+	}
+}
+
+// Any other stream error is a lost connection: reconnect with backoff.
+func TestStreamError503ReconnectsWithBackoff(t *testing.T) {
+	n := waenttest.New(t)
+	c := newClient(t, n, "16315550031", true, nil)
+	c.Start()
+	waitEvent[conn.Connected](t, c, 5*time.Second)
+	n.SendStreamError("16315550031", "503")
+	d := waitEvent[conn.Disconnected](t, c, 5*time.Second)
+	if d.Err == nil || !strings.Contains(d.Err.Error(), "503") {
+		t.Fatalf("disconnected with %v, want the 503 stream error", d.Err)
+	}
+	waitEvent[conn.Connected](t, c, 5*time.Second)
+}
+
+func TestIQErrorsAndTimeouts(t *testing.T) {
+	n := waenttest.New(t)
+	c := newClient(t, n, "16315550032", true, func(cfg *conn.Config) { cfg.IQTimeout = 200 * time.Millisecond })
+	ctx := context.Background()
+	if _, err := c.SendIQ(ctx, wabin.Node{Tag: "iq", Attrs: wabin.Attrs{"xmlns": "w:p", "type": "get"}}); !errors.Is(err, conn.ErrNotConnected) {
+		t.Fatalf("before Start: %v, want ErrNotConnected", err)
+	}
+	c.Start()
+	waitEvent[conn.Connected](t, c, 5*time.Second)
+
+	_, err := c.SendIQ(ctx, wabin.Node{Tag: "iq", Attrs: wabin.Attrs{"xmlns": "no:such:service", "type": "get", "to": wabin.ServerJID}})
+	var iqErr *conn.IQError
+	if !errors.As(err, &iqErr) || iqErr.Code != 501 {
+		t.Fatalf("unknown service: %v, want IQError 501", err)
+	}
+
+	n.SetFrameDelay(time.Second)
+	_, err = c.SendIQ(ctx, wabin.Node{Tag: "iq", Attrs: wabin.Attrs{"xmlns": "w:p", "type": "get", "to": wabin.ServerJID}})
+	if !errors.Is(err, conn.ErrTimeout) {
+		t.Fatalf("delayed reply: %v, want ErrTimeout", err)
+	}
+	n.SetFrameDelay(0)
+}

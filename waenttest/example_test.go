@@ -1,0 +1,69 @@
+package waenttest_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"time"
+
+	"github.com/waent/waent/conn"
+	"github.com/waent/waent/conn/noise"
+	"github.com/waent/waent/conn/register"
+	"github.com/waent/waent/conn/wabin"
+	"github.com/waent/waent/waenttest"
+)
+
+// The whole path a business number takes on the simulated network:
+// register over HTTP with the code the service "texted", log in with the
+// registered Noise key, and send a message to a user who is offline; the
+// server acks it and holds it until the user logs in.
+func Example() {
+	ctx := context.Background()
+	network, err := waenttest.NewNetwork(waenttest.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer network.Close()
+	network.AddContact("16315559876") // a WhatsApp user with no device online
+
+	key, _ := noise.GenerateKeyPair()
+	id := register.Identity{CC: "1", Phone: "6315550100", NoisePub: key.Public, RegistrationID: 1, SignedPreKeyID: 1}
+	rand.Read(id.InstallID[:])
+	rand.Read(id.IdentityPub[:])
+	rand.Read(id.SignedPreKeyPub[:])
+	rand.Read(id.SignedPreKeySig[:])
+	reg := &register.Client{BaseURL: network.RegistrationURL()}
+	if _, err := reg.RequestCode(ctx, id, "sms"); err != nil {
+		fmt.Println(err)
+		return
+	}
+	code, _ := network.Registration().IssuedCode("1", "6315550100")
+	if err := reg.Register(ctx, id, code); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	connected := make(chan struct{}, 1)
+	cfg := network.ClientConfig("16315550100", key)
+	cfg.OnEvent = func(e conn.Event) {
+		if _, ok := e.(conn.Connected); ok {
+			connected <- struct{}{}
+		}
+	}
+	c, _ := conn.New(cfg)
+	defer c.Close()
+	c.Start()
+	select {
+	case <-connected:
+	case <-time.After(5 * time.Second):
+		fmt.Println("no login:", c.State())
+		return
+	}
+
+	ack, err := c.SendAwaitAck(ctx, wabin.Node{Tag: "message",
+		Attrs:   wabin.Attrs{"id": "3EB0C0FFEE", "to": wabin.NewJID("16315559876", wabin.DefaultUserServer), "type": "text"},
+		Content: []wabin.Node{{Tag: "enc", Attrs: wabin.Attrs{"v": "2", "type": "msg"}, Content: []byte("ciphertext")}}})
+	fmt.Println(c.State(), ack.AttrString("class"), ack.AttrString("id"), ack.AttrString("error") == "", err)
+	// Output: connected message 3EB0C0FFEE true <nil>
+}
