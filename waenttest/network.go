@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"testing"
 	"time"
 
@@ -192,7 +191,6 @@ func (n *Network) Restart(ctx context.Context) error {
 	return errors.Join(err, ctx.Err())
 }
 
-func itoa(i int) string { return strconv.Itoa(i) }
 
 // SendStreamError sends phone a <stream:error code=...> and closes its
 // connection, as the server does to make a client restart (515) or go
