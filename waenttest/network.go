@@ -191,7 +191,6 @@ func (n *Network) Restart(ctx context.Context) error {
 	return errors.Join(err, ctx.Err())
 }
 
-
 // SendStreamError sends phone a <stream:error code=...> and closes its
 // connection, as the server does to make a client restart (515) or go
 // away. It reports whether phone was online.
