@@ -297,16 +297,19 @@ func (s *chatServer) serveConn(c net.Conn) {
 		c.Close()
 		return
 	}
+	phone, reason := s.authenticate(res)
+	if reason != 0 {
+		// Nothing else writes to this socket yet, so the failure goes out
+		// directly, before the close.
+		if b, err := wabin.Pack(wabin.Node{Tag: "failure", Attrs: wabin.Attrs{"reason": strconv.Itoa(reason)}}); err == nil {
+			sock.WriteFrame(b)
+		}
+		sock.Close()
+		return
+	}
 	ss := &serverSession{srv: s, sock: sock, out: make(chan wabin.Node, 4096), done: make(chan struct{})}
 	defer ss.close()
 	go ss.writeLoop()
-
-	phone, reason := s.authenticate(res)
-	if reason != 0 {
-		ss.enqueue(wabin.Node{Tag: "failure", Attrs: wabin.Attrs{"reason": strconv.Itoa(reason)}})
-		time.Sleep(50 * time.Millisecond) // let the writer flush the failure before closing
-		return
-	}
 	ss.phone = phone
 	if !s.login(ss) {
 		return
