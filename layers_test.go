@@ -19,13 +19,13 @@ const module = "github.com/waent/waent"
 // below httpapi can reach up into it.
 func layer(pkg string) (int, bool) {
 	switch {
-	case pkg == "store", pkg == "waproto":
+	case pkg == "store", pkg == "waproto", strings.HasPrefix(pkg, "waproto/"):
 		return 0, true
 	case pkg == "store/memstore", pkg == "store/sqlstore", pkg == "store/storetest":
 		return 1, true
 	case pkg == "store/sqlstore/sqltest":
 		return 2, true
-	case strings.HasPrefix(pkg, "conn/"), strings.HasPrefix(pkg, "crypto/"), strings.HasPrefix(pkg, "waenttest/"):
+	case strings.HasPrefix(pkg, "conn/"), strings.HasPrefix(pkg, "crypto/"), strings.HasPrefix(pkg, "waenttest/"), pkg == "content":
 		return 3, true // building blocks: codec, noise, registration client and server
 	case pkg == "conn", pkg == "crypto":
 		return 4, true
