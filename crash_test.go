@@ -1,0 +1,273 @@
+package waent_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/waent/waent"
+	"github.com/waent/waent/conn"
+	"github.com/waent/waent/store"
+	"github.com/waent/waent/store/sqlstore"
+	"github.com/waent/waent/waenttest"
+)
+
+// The crash test runs the client in a child process (this test binary
+// re-executed with crashChildEnv set), kills it with SIGKILL in the middle
+// of sending and receiving, starts it again, and finally checks that
+// nothing accepted was lost and nothing reached a phone twice.
+const crashChildEnv = "WAENT_CRASH_CHILD"
+
+// TestCrashChild is the child's body; it does nothing in a normal run.
+func TestCrashChild(t *testing.T) {
+	spec := os.Getenv(crashChildEnv)
+	if spec == "" {
+		t.Skip("helper process for TestKillNineLosesNothing")
+	}
+	var cfg struct {
+		dsn, host, root string
+		p1, p2          int
+		users           []string
+		from, to        int
+	}
+	for _, kv := range strings.Split(spec, ";") {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "dsn":
+			cfg.dsn = v
+		case "host":
+			cfg.host = v
+		case "root":
+			cfg.root = v
+		case "p1":
+			cfg.p1, _ = strconv.Atoi(v)
+		case "p2":
+			cfg.p2, _ = strconv.Atoi(v)
+		case "users":
+			cfg.users = strings.Split(v, ",")
+		case "from":
+			cfg.from, _ = strconv.Atoi(v)
+		case "to":
+			cfg.to, _ = strconv.Atoi(v)
+		}
+	}
+	ctx := context.Background()
+	st, err := sqlstore.Open(ctx, sqlstore.Config{DSN: cfg.dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rootB, _ := hex.DecodeString(cfg.root)
+	var root [32]byte
+	copy(root[:], rootB)
+	c, err := waent.New(waent.Config{
+		Store: st, ChatRootKey: root,
+		Dialer: conn.Dialer{Hosts: []string{cfg.host}, Ports: []int{cfg.p1, cfg.p2}, Timeout: 5 * time.Second,
+			Proxy: func(string) (*url.URL, error) { return nil, nil }},
+		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 300 * time.Millisecond, ReadyTimeout: 3 * time.Second,
+		OutboxRetryMin: 50 * time.Millisecond, OutboxRetryMax: time.Second, OutboxAckTimeout: 3 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for !c.Ready() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	out := bufio.NewWriter(os.Stdout)
+	for k := cfg.from; k < cfg.to; k++ {
+		u := cfg.users[k%len(cfg.users)]
+		id, err := c.Send(ctx, text(u, fmt.Sprint("crash ", k)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The id is durable now: tell the parent.
+		fmt.Fprintf(out, "SENT %d %s\n", k, id)
+		out.Flush()
+	}
+	fmt.Fprintln(out, "DONE")
+	out.Flush()
+	time.Sleep(time.Hour) // until killed
+}
+
+func TestKillNineLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	net := waenttest.New(t)
+	dbPath := filepath.Join(t.TempDir(), "crash.db")
+	dsn := "sqlite:" + dbPath
+	ctx := context.Background()
+
+	// Register in the parent, then hand the database to the children.
+	func() {
+		st, err := sqlstore.Open(ctx, sqlstore.Config{DSN: dsn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		c := startClient(t, net, st)
+		c.Close()
+	}()
+	users := newUsers(t, net, 5)
+	phones := make([]string, len(users))
+	for i, u := range users {
+		phones[i] = u.Phone()
+	}
+	host, p1, p2 := net.ChatAddr()
+	root := net.RootKey()
+
+	const total = 600
+	accepted := map[int]string{} // k → id, as the children reported
+	var inbound []string          // ids users sent to the business
+	var inboundMu sync.Mutex
+	stopUsers := make(chan struct{})
+	var usersWG sync.WaitGroup
+	// Users keep writing to the business throughout, crashes included.
+	for i, u := range users {
+		usersWG.Add(1)
+		go func() {
+			defer usersWG.Done()
+			for k := 0; ; k++ {
+				select {
+				case <-stopUsers:
+					return
+				case <-time.After(15 * time.Millisecond):
+				}
+				id, err := u.SendText(ctx, "1"+businessNumber, fmt.Sprintf("user %d says %d", i, k))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				inboundMu.Lock()
+				inbound = append(inbound, id)
+				inboundMu.Unlock()
+			}
+		}()
+	}
+
+	next := 0
+	for round := 0; next < total; round++ {
+		spec := fmt.Sprintf("dsn=%s;host=%s;root=%s;p1=%d;p2=%d;users=%s;from=%d;to=%d",
+			dsn, host, hex.EncodeToString(root[:]), p1, p2, strings.Join(phones, ","), next, total)
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v=false")
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+spec)
+		cmd.Stderr = os.Stderr
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Kill after a varying number of accepted messages, so the kill
+		// lands in different phases (sending, acking, receipts).
+		killAfter := 80 + 37*round
+		sc := bufio.NewScanner(stdout)
+		seen := 0
+		for sc.Scan() {
+			line := sc.Text()
+			if line == "DONE" {
+				break
+			}
+			var k int
+			var id string
+			if _, err := fmt.Sscanf(line, "SENT %d %s", &k, &id); err != nil {
+				continue
+			}
+			accepted[k] = id
+			next = k + 1
+			if seen++; seen >= killAfter {
+				break
+			}
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		t.Logf("round %d: killed after %d accepted (next %d)", round, seen, next)
+	}
+	close(stopUsers)
+	usersWG.Wait()
+
+	// A final, clean run delivers whatever is left.
+	st, err := sqlstore.Open(ctx, sqlstore.Config{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	startClient(t, net, st)
+	for k := range total {
+		id, ok := accepted[k]
+		if !ok {
+			t.Fatalf("message %d was never accepted", k)
+		}
+		waitFor(t, 30*time.Second, "delivery of "+id, func() bool {
+			m, err := st.GetMessage(ctx, id)
+			return err == nil && m.Status == store.StatusDelivered
+		})
+	}
+	// Every phone has every message addressed to it exactly once, in order.
+	for i, u := range users {
+		var want []string
+		for k := i; k < total; k += len(users) {
+			want = append(want, accepted[k])
+		}
+		got := u.Received()
+		if len(got) != len(want) {
+			t.Fatalf("user %d received %d messages, want %d", i, len(got), len(want))
+		}
+		seen := map[string]bool{}
+		for _, r := range got {
+			if seen[r.ID] {
+				t.Fatalf("user %d received %s twice", i, r.ID)
+			}
+			seen[r.ID] = true
+		}
+		for j, id := range want {
+			if got[j].ID != id {
+				t.Fatalf("user %d: message %d is %s, want %s (order)", i, j, got[j].ID, id)
+			}
+		}
+		t.Logf("user %d: %d messages, %d redundant copies dropped by the phone", i, len(got), u.Duplicates())
+	}
+	// Everything the users sent is stored once, with one callback each.
+	inboundMu.Lock()
+	defer inboundMu.Unlock()
+	for _, id := range inbound {
+		waitFor(t, 30*time.Second, "inbound "+id, func() bool { _, err := st.GetMessage(ctx, id); return err == nil })
+	}
+	cbs, err := st.PendingCallbacks(ctx, 0, 100000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perID := map[string]int{}
+	for _, cb := range cbs {
+		if cb.Kind != waent.KindInbound {
+			continue
+		}
+		for _, id := range inbound {
+			if strings.Contains(string(cb.Payload), `"id":"`+id+`"`) {
+				perID[id]++
+			}
+		}
+	}
+	for _, id := range inbound {
+		if perID[id] != 1 {
+			t.Errorf("inbound %s has %d callbacks, want 1", id, perID[id])
+		}
+	}
+	t.Logf("%d outbound messages across crashes, %d inbound", total, len(inbound))
+}

@@ -1,0 +1,419 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/waent/waent/conn/wabin"
+	"github.com/waent/waent/crypto"
+	"github.com/waent/waent/internal/groupcommit"
+	"github.com/waent/waent/store"
+)
+
+// Transport is the part of the chat connection the outbox uses; conn.Conn
+// implements it.
+type Transport interface {
+	Send(ctx context.Context, n wabin.Node) error
+	SendIQ(ctx context.Context, n wabin.Node) (wabin.Node, error)
+}
+
+// Message is an accepted outbound message: the stored record and, when the
+// caller has it at hand, the wire form, which saves rebuilding it.
+type Message struct {
+	Record store.Message
+	Wire   *Wire // nil: rebuilt with Hooks.Wire when it is sent
+}
+
+// Wire is what goes inside the encrypted envelope and on the <message>
+// stanza.
+type Wire struct {
+	Plaintext  []byte // marshalled waE2E.Message, unpadded
+	StanzaType string // <message type=…>: text, media, reaction
+	MediaType  string // <enc mediatype=…>, optional
+}
+
+// StatusChange is one status transition of a message, inbound or
+// outbound. Final removes the message's outbox row in the same transaction
+// (the server acked it, or it failed for good).
+type StatusChange struct {
+	MessageID string
+	Peer      string
+	Status    store.Status
+	At        time.Time
+	Final     bool
+	// Inbound marks a change of a received message (read by the business).
+	Inbound bool
+	// Error explains a failed status, with an On-Prem code.
+	ErrorCode   int
+	ErrorTitle  string
+	ErrorDetail string
+}
+
+// Hooks connect the outbox to the layers above it.
+type Hooks struct {
+	// Wire rebuilds the wire form of a stored message, for messages loaded
+	// after a restart and for re-sends after a retry receipt. Required.
+	Wire func(m store.Message) (Wire, error)
+	// OnStatuses runs inside the transaction that applied status changes,
+	// with the ones that moved a message forward; it enqueues callbacks.
+	OnStatuses func(ctx context.Context, tx store.Store, applied []StatusChange) error
+	// OnIdentityChange runs inside the encrypt transaction when a
+	// recipient's identity key changed. Returning fail makes the message
+	// fail (the peer must be acknowledged first) instead of being sent.
+	OnIdentityChange func(ctx context.Context, tx store.Store, ch crypto.IdentityChange) (fail bool, err error)
+}
+
+// Config configures an Outbox. Zero tunables take the defaults.
+type Config struct {
+	Store     store.Store
+	Signal    *crypto.Signal
+	Transport Transport
+	Hooks     Hooks
+	Now       func() time.Time
+	Logger    *slog.Logger
+
+	// BatchSize bounds the messages encrypted in one transaction and the
+	// rows of one group commit. Default 256.
+	BatchSize int
+	// Window is how many messages to one recipient may await the server's
+	// ack at once; they are written in order on one connection, so order
+	// holds. Default 64.
+	Window int
+	// AckTimeout: a message not acked within it is sent again. Default 30s.
+	AckTimeout time.Duration
+	// RetryMin and RetryMax bound the backoff after a failed attempt
+	// (doubling per attempt, with jitter). Defaults 1s and 5m.
+	RetryMin, RetryMax time.Duration
+	// MemoryLimit bounds the queued messages held in memory; the rest wait
+	// in the store and are loaded as memory frees. Default 100,000.
+	MemoryLimit int
+}
+
+func (c *Config) setDefaults() {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 256
+	}
+	if c.Window <= 0 {
+		c.Window = 64
+	}
+	if c.AckTimeout <= 0 {
+		c.AckTimeout = 30 * time.Second
+	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = time.Second
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = 5 * time.Minute
+	}
+	if c.MemoryLimit <= 0 {
+		c.MemoryLimit = 100_000
+	}
+}
+
+// Outbox is the durable send queue. Enqueue makes messages durable;
+// one dispatcher goroutine encrypts and writes them, first in, first out
+// per recipient, and keeps trying until the server acks each one.
+type Outbox struct {
+	cfg Config
+	log *slog.Logger
+
+	inserts  *groupcommit.Group[Message]
+	statuses *groupcommit.Group[StatusChange]
+
+	feed    chan []*item
+	acks    chan ackResult
+	retries chan wabin.Node
+	forget  chan string
+	conn    chan bool
+	lenReq  chan chan int
+
+	stop    context.CancelFunc
+	started bool
+	done    chan struct{} // closed when the dispatcher has stopped
+}
+
+// New checks cfg and returns an Outbox; Start launches it.
+func New(cfg Config) (*Outbox, error) {
+	cfg.setDefaults()
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("outbox: Config.Store is required")
+	case cfg.Signal == nil:
+		return nil, errors.New("outbox: Config.Signal is required")
+	case cfg.Transport == nil:
+		return nil, errors.New("outbox: Config.Transport is required")
+	case cfg.Hooks.Wire == nil:
+		return nil, errors.New("outbox: Config.Hooks.Wire is required")
+	}
+	o := &Outbox{
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "outbox"),
+		feed:    make(chan []*item, 1024),
+		acks:    make(chan ackResult, 4096),
+		retries: make(chan wabin.Node, 256),
+		forget:  make(chan string, 256),
+		conn:    make(chan bool, 16),
+		lenReq:  make(chan chan int),
+		done:    make(chan struct{}),
+	}
+	o.inserts = groupcommit.New(cfg.BatchSize, o.commitInserts)
+	o.statuses = groupcommit.New(cfg.BatchSize, o.commitStatuses)
+	return o, nil
+}
+
+// Start launches the dispatcher. It sends only while the transport is
+// connected (SetConnected).
+func (o *Outbox) Start() {
+	if o.started {
+		return
+	}
+	o.started = true
+	ctx, cancel := context.WithCancel(context.Background())
+	o.stop = cancel
+	d := newDispatcher(o)
+	go func() {
+		defer close(o.done)
+		d.run(ctx)
+	}()
+}
+
+// Close stops the dispatcher and commits what was already accepted.
+// Messages not yet acked stay in the store and are sent after the next
+// Start.
+func (o *Outbox) Close() {
+	o.inserts.Close()
+	if o.started {
+		o.stop()
+		<-o.done
+	} else {
+		o.started = true // Start after Close stays a no-op
+		close(o.done)
+	}
+	o.statuses.Close()
+}
+
+// Enqueue stores each message and its outbox row; when it returns nil the
+// messages are durable and will be sent, whatever happens next. Concurrent
+// calls share transactions (group commit).
+func (o *Outbox) Enqueue(ctx context.Context, msgs ...Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	errs := make(chan error, len(msgs))
+	for _, m := range msgs {
+		if err := o.inserts.SubmitAsync(ctx, m, func(err error) { errs <- err }); err != nil {
+			return fmt.Errorf("outbox: enqueue: %w", err)
+		}
+	}
+	var first error
+	for range msgs {
+		select {
+		case err := <-errs:
+			if err != nil && first == nil {
+				first = err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return first
+}
+
+func (o *Outbox) commitInserts(ctx context.Context, msgs []Message) error {
+	recs := make([]store.Message, len(msgs))
+	items := make([]store.OutboxItem, len(msgs))
+	now := o.cfg.Now()
+	for i, m := range msgs {
+		recs[i] = m.Record
+		items[i] = store.OutboxItem{MessageID: m.Record.ID, Recipient: m.Record.Peer, NextAttemptAt: now, CreatedAt: now}
+	}
+	err := o.cfg.Store.InTx(ctx, func(tx store.Store) error {
+		if _, err := tx.AddMessages(ctx, recs); err != nil {
+			return err
+		}
+		return tx.EnqueueOutbox(ctx, items)
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: store messages: %w", err)
+	}
+	// Committed: hand them to the dispatcher. If its feed is full the
+	// messages are still in the store and the dispatcher loads them.
+	its := make([]*item, len(msgs))
+	for i, m := range msgs {
+		its[i] = &item{id: m.Record.ID, peer: m.Record.Peer, wire: m.Wire}
+	}
+	select {
+	case o.feed <- its:
+	default:
+		select {
+		case o.feed <- nil: // nil: "something was dropped, load from the store"
+		default:
+		}
+	}
+	return nil
+}
+
+// ApplyStatuses records status changes with their callbacks
+// (Hooks.OnStatuses); concurrent changes share a transaction. With wait it
+// returns once they are committed; otherwise it returns at once and errors
+// are logged.
+func (o *Outbox) ApplyStatuses(ctx context.Context, wait bool, changes ...StatusChange) error {
+	if !wait {
+		return o.ApplyStatusesThen(ctx, o.logStatusErr, changes...)
+	}
+	errs := make(chan error, len(changes))
+	for _, c := range changes {
+		if err := o.statuses.SubmitAsync(ctx, c, func(err error) { errs <- err }); err != nil {
+			return err
+		}
+	}
+	var first error
+	for range changes {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// ApplyStatusesThen is ApplyStatuses calling done (from the committing
+// goroutine, once per change) with the commit's result.
+func (o *Outbox) ApplyStatusesThen(ctx context.Context, done func(error), changes ...StatusChange) error {
+	for _, c := range changes {
+		if err := o.statuses.SubmitAsync(ctx, c, done); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *Outbox) logStatusErr(err error) {
+	if err != nil {
+		o.log.Error("status update failed", "err", err)
+	}
+}
+
+func (o *Outbox) commitStatuses(ctx context.Context, changes []StatusChange) error {
+	events := make([]store.StatusEvent, len(changes))
+	var final []string
+	for i, c := range changes {
+		events[i] = store.StatusEvent{MessageID: c.MessageID, Status: c.Status, At: c.At, ErrorCode: c.ErrorCode, ErrorDetail: c.ErrorDetail}
+		if c.Final {
+			final = append(final, c.MessageID)
+		}
+	}
+	return o.cfg.Store.InTx(ctx, func(tx store.Store) error {
+		outcomes, err := tx.ApplyStatuses(ctx, events)
+		if err != nil {
+			return err
+		}
+		if len(final) > 0 {
+			if _, err := tx.DeleteOutbox(ctx, final); err != nil {
+				return err
+			}
+		}
+		if o.cfg.Hooks.OnStatuses == nil {
+			return nil
+		}
+		var applied []StatusChange
+		for i, oc := range outcomes {
+			if oc == store.StatusApplied {
+				applied = append(applied, changes[i])
+			}
+		}
+		if len(applied) == 0 {
+			return nil
+		}
+		return o.cfg.Hooks.OnStatuses(ctx, tx, applied)
+	})
+}
+
+// SetConnected tells the outbox whether the transport can send. Messages
+// awaiting an ack when the connection drops are sent again once it is back.
+func (o *Outbox) SetConnected(up bool) {
+	select {
+	case o.conn <- up:
+	case <-o.doneCh():
+	}
+}
+
+// HandleAck takes the server's <ack class="message"> for a sent message.
+func (o *Outbox) HandleAck(n wabin.Node) {
+	r := ackResult{id: n.AttrString("id"), at: o.cfg.Now()}
+	if e := n.AttrString("error"); e != "" {
+		fmt.Sscan(e, &r.errCode)
+		if r.errCode == 0 {
+			r.errCode = 500
+		}
+	}
+	if t := n.AttrString("t"); t != "" {
+		var sec int64
+		if _, err := fmt.Sscan(t, &sec); err == nil && sec > 0 {
+			r.at = time.Unix(sec, 0)
+		}
+	}
+	select {
+	case o.acks <- r:
+	case <-o.doneCh():
+	}
+}
+
+// HandleRetry takes a retry receipt: the recipient could not decrypt a
+// message, so it is encrypted again (on a fresh session) and re-sent.
+func (o *Outbox) HandleRetry(n wabin.Node) {
+	select {
+	case o.retries <- n:
+	case <-o.doneCh():
+	}
+}
+
+// ForgetSession tells the outbox that the session with peer was dropped
+// (an identity change notification), so the next message to peer fetches
+// a fresh prekey bundle.
+func (o *Outbox) ForgetSession(peer string) {
+	select {
+	case o.forget <- peer:
+	case <-o.doneCh():
+	}
+}
+
+// Len is the number of messages the outbox holds in memory (queued or
+// awaiting an ack); the store's OutboxLen counts all of them.
+func (o *Outbox) Len() int {
+	c := make(chan int, 1)
+	select {
+	case o.lenReq <- c:
+		return <-c
+	case <-o.doneCh():
+		return 0
+	}
+}
+
+func (o *Outbox) doneCh() <-chan struct{} { return o.done }
+
+type ackResult struct {
+	id      string
+	errCode int
+	at      time.Time
+}
+
+// backoff is the delay before attempt n+1: doubling from lo, capped at hi,
+// with equal jitter so that a burst of failures does not retry in step.
+func backoff(attempts int, lo, hi time.Duration) time.Duration {
+	d := lo
+	for i := 1; i < attempts && d < hi; i++ {
+		d *= 2
+	}
+	d = min(d, hi)
+	return d/2 + rand.N(d/2+1)
+}
