@@ -133,7 +133,7 @@ func TestKillNineLosesNothing(t *testing.T) {
 
 	const total = 600
 	accepted := map[int]string{} // k → id, as the children reported
-	var inbound []string          // ids users sent to the business
+	var inbound []string         // ids users sent to the business
 	var inboundMu sync.Mutex
 	stopUsers := make(chan struct{})
 	var usersWG sync.WaitGroup

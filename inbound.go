@@ -11,8 +11,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/waent/waent/content"
 	"github.com/waent/waent/conn/wabin"
+	"github.com/waent/waent/content"
 	"github.com/waent/waent/crypto"
 	"github.com/waent/waent/outbox"
 	"github.com/waent/waent/store"
