@@ -90,8 +90,8 @@ func (d *dispatcher) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case its := <-d.o.feed:
-			d.add(its)
+		case <-d.o.feed.ready:
+			d.add(d.o.feed.take())
 		case r := <-d.o.acks:
 			d.ack(ctx, r)
 		case n := <-d.o.retries:
@@ -111,8 +111,8 @@ func (d *dispatcher) run(ctx context.Context) {
 func (d *dispatcher) drainEvents(ctx context.Context) {
 	for {
 		select {
-		case its := <-d.o.feed:
-			d.add(its)
+		case <-d.o.feed.ready:
+			d.add(d.o.feed.take())
 		case r := <-d.o.acks:
 			d.ack(ctx, r)
 		case n := <-d.o.retries:
@@ -144,11 +144,15 @@ func (d *dispatcher) setConnected(up bool) {
 	}
 }
 
-// add takes freshly committed items; nil means some were not handed over.
-func (d *dispatcher) add(its []*item) {
-	if its == nil || d.overflow {
-		d.overflow = true
-		return
+// add takes freshly committed items; over means later ones were left in
+// the store.
+func (d *dispatcher) add(its []*item, over bool) {
+	if d.overflow {
+		return // the next load brings them, in order
+	}
+	if over {
+		// Keep what came before the gap and load the rest in order.
+		defer func() { d.overflow = true }()
 	}
 	for _, it := range its {
 		if len(d.known) >= d.cfg.MemoryLimit {
@@ -446,7 +450,7 @@ func (d *dispatcher) finish(ctx context.Context, its []*item, changes []StatusCh
 	for _, it := range its {
 		d.drop(it)
 	}
-	if err := d.o.ApplyStatuses(ctx, false, changes...); err != nil {
+	if err := d.o.ApplyStatuses(context.Background(), false, changes...); err != nil {
 		d.o.log.Error("record failed messages", "err", err)
 	}
 }
@@ -499,7 +503,7 @@ func (d *dispatcher) ack(ctx context.Context, r ackResult) {
 	switch {
 	case r.errCode == 0:
 		d.drop(it)
-		err := d.o.ApplyStatuses(ctx, false, StatusChange{MessageID: it.id, Peer: it.peer, Status: store.StatusSent, At: r.at, Final: true})
+		err := d.o.ApplyStatuses(context.Background(), false, StatusChange{MessageID: it.id, Peer: it.peer, Status: store.StatusSent, At: r.at, Final: true})
 		if err != nil {
 			d.o.log.Error("record sent status", "err", err)
 		}

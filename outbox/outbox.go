@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/waent/waent/conn/wabin"
@@ -130,7 +131,7 @@ type Outbox struct {
 	inserts  *groupcommit.Group[Message]
 	statuses *groupcommit.Group[StatusChange]
 
-	feed    chan []*item
+	feed    *feedQueue
 	acks    chan ackResult
 	retries chan wabin.Node
 	forget  chan string
@@ -158,7 +159,7 @@ func New(cfg Config) (*Outbox, error) {
 	o := &Outbox{
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "outbox"),
-		feed:    make(chan []*item, 1024),
+		feed:    &feedQueue{ready: make(chan struct{}, 1), limit: cfg.MemoryLimit},
 		acks:    make(chan ackResult, 4096),
 		retries: make(chan wabin.Node, 256),
 		forget:  make(chan string, 256),
@@ -246,20 +247,13 @@ func (o *Outbox) commitInserts(ctx context.Context, msgs []Message) error {
 	if err != nil {
 		return fmt.Errorf("outbox: store messages: %w", err)
 	}
-	// Committed: hand them to the dispatcher. If its feed is full the
-	// messages are still in the store and the dispatcher loads them.
+	// Committed: hand them to the dispatcher, which never loses track:
+	// what does not fit in memory is loaded from the store later.
 	its := make([]*item, len(msgs))
 	for i, m := range msgs {
 		its[i] = &item{id: m.Record.ID, peer: m.Record.Peer, wire: m.Wire}
 	}
-	select {
-	case o.feed <- its:
-	default:
-		select {
-		case o.feed <- nil: // nil: "something was dropped, load from the store"
-		default:
-		}
-	}
+	o.feed.push(its)
 	return nil
 }
 
@@ -400,6 +394,41 @@ func (o *Outbox) Len() int {
 }
 
 func (o *Outbox) doneCh() <-chan struct{} { return o.done }
+
+// feedQueue carries committed messages to the dispatcher. Pushing never
+// blocks the committer and never drops silently: past the limit it only
+// raises overflow, and the dispatcher then loads from the store, where
+// the messages already are.
+type feedQueue struct {
+	mu       sync.Mutex
+	items    []*item
+	overflow bool
+	limit    int
+	ready    chan struct{} // capacity 1: "there may be something to take"
+}
+
+func (q *feedQueue) push(its []*item) {
+	q.mu.Lock()
+	if q.overflow || len(q.items)+len(its) > q.limit {
+		q.overflow = true
+	} else {
+		q.items = append(q.items, its...)
+	}
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
+// take returns what was pushed, in order, and whether some was left out.
+func (q *feedQueue) take() ([]*item, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	its, over := q.items, q.overflow
+	q.items, q.overflow = nil, false
+	return its, over
+}
 
 type ackResult struct {
 	id      string

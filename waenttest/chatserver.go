@@ -1,6 +1,7 @@
 package waenttest
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -19,8 +21,10 @@ import (
 
 // chatServer is the simulated chatd: it authenticates accounts by their
 // noise static key, routes stanzas between them with store-and-forward, and
-// serves the prekey and usync services. One mutex guards its state; each
-// session writes through its own ordered queue.
+// serves the prekey and usync services. One mutex guards its state, held
+// only for O(1) work per stanza (encoding and encryption happen outside
+// it); each session writes through its own unbounded ordered queue, and
+// simulated users get theirs through their inbox.
 type chatServer struct {
 	net *Network
 
@@ -30,26 +34,49 @@ type chatServer struct {
 	listeners map[int]net.Listener
 	portList  [2]int
 	sessions  map[*serverSession]struct{}
-	delay     time.Duration
+	users     map[*User]struct{} // running simulated devices, stopped on shutdown
+	delay     atomic.Int64       // frame delay (time.Duration); read per frame without the lock
 	closed    bool
+	seq       atomic.Uint64 // server-made stanza ids
 
 	wg sync.WaitGroup // accept loops and sessions
 }
 
-// account is the server's view of one number.
+// account is the server's view of one number: a real client that logs in
+// over TCP (session), or a simulated user's device living in-process
+// (user). Every field is guarded by chatServer.mu.
 type account struct {
 	phone   string
 	session *serverSession
 	logins  int
 	// pending holds stanzas for this account in delivery order until the
 	// account acks them: queued while offline, re-sent on every login.
-	pending []pendingStanza
+	pending pendingQueue
 	keys    *keyBundle
+
+	// user is the simulated device of a User, nil for real clients;
+	// userOnline says whether it is reachable (SetOnline).
+	user       *User
+	userOnline bool
+	pushName   string
+	// peers are the accounts this one exchanged messages with: the ones
+	// told about its identity or number changes.
+	peers map[string]bool
+	// blocked are the senders this account blocked: their messages are
+	// acked to them but never delivered.
+	blocked map[string]bool
 }
 
-type pendingStanza struct {
-	key  string // "<class>:<id>", matched against the client's ack
-	node wabin.Node
+// peer records that a and b exchanged a message. The caller holds s.mu.
+func peer(a, b *account) {
+	if a.peers == nil {
+		a.peers = map[string]bool{}
+	}
+	if b.peers == nil {
+		b.peers = map[string]bool{}
+	}
+	a.peers[b.phone] = true
+	b.peers[a.phone] = true
 }
 
 func newChatServer(n *Network) *chatServer {
@@ -59,6 +86,7 @@ func newChatServer(n *Network) *chatServer {
 		contacts:  map[string]bool{},
 		listeners: map[int]net.Listener{},
 		sessions:  map[*serverSession]struct{}{},
+		users:     map[*User]struct{}{},
 	}
 }
 
@@ -162,13 +190,13 @@ func (s *chatServer) shutdown() {
 	s.closed = true
 	s.mu.Unlock()
 	s.stopListening()
+	s.stopUsers()
 }
 
-func (s *chatServer) setDelay(d time.Duration) {
-	s.mu.Lock()
-	s.delay = d
-	s.mu.Unlock()
-}
+func (s *chatServer) setDelay(d time.Duration) { s.delay.Store(int64(d)) }
+
+// newID returns a fresh id for a stanza the server originates.
+func (s *chatServer) newID() string { return strconv.FormatUint(s.seq.Add(1), 16) }
 
 func (s *chatServer) addContacts(phones []string) {
 	s.mu.Lock()
@@ -220,6 +248,9 @@ func (s *chatServer) known(phone string) bool {
 	if s.contacts[phone] {
 		return true
 	}
+	if a := s.accounts[phone]; a != nil && a.user != nil {
+		return true
+	}
 	_, ok := s.net.reg.Registered(phone)
 	return ok
 }
@@ -228,11 +259,18 @@ func (s *chatServer) known(phone string) bool {
 type serverSession struct {
 	srv   *chatServer
 	sock  *noise.Socket
+	bc    *batchConn
 	phone string
-	out   chan wabin.Node
+	out   *nodeQueue
 	done  chan struct{}
 	once  sync.Once
 }
+
+// maxSessionQueue bounds what waits for a session's writer: a client that
+// falls this far behind is disconnected, and its pending stanzas wait for
+// the next login, as before. It is far above what a burst of 10k msgs/s
+// (each with an ack and a receipt) queues while the writer catches up.
+const maxSessionQueue = 1 << 20
 
 func (ss *serverSession) close() {
 	ss.once.Do(func() {
@@ -241,32 +279,39 @@ func (ss *serverSession) close() {
 	})
 }
 
-// enqueue sends n on the session's ordered writer; it never blocks the
-// caller (who may hold the server lock): a client that cannot keep up with
-// a full queue is disconnected, and its pending stanzas wait for the
-// next login.
-func (ss *serverSession) enqueue(n wabin.Node) {
-	select {
-	case ss.out <- n:
-	case <-ss.done:
-	default:
+// enqueue sends nodes on the session's ordered writer. It never blocks the
+// caller, who may hold the server lock.
+func (ss *serverSession) enqueue(nodes ...wabin.Node) {
+	if ss.out.push(nodes...) > maxSessionQueue {
 		ss.close()
 	}
 }
 
+// writeLoop drains the queue in batches: every stanza of a batch is
+// sealed into the buffered socket and the batch goes out with one flush,
+// so a burst costs a few syscalls instead of one per stanza.
 func (ss *serverSession) writeLoop() {
+	var batch []wabin.Node
 	for {
 		select {
 		case <-ss.done:
 			return
-		case n := <-ss.out:
-			ss.srv.mu.Lock()
-			d := ss.srv.delay
-			ss.srv.mu.Unlock()
-			if d > 0 {
+		case <-ss.out.ready:
+		}
+		batch = ss.out.drain(batch[:0])
+		for _, n := range batch {
+			if d := time.Duration(ss.srv.delay.Load()); d > 0 {
+				// The delay applies per frame, so what was sealed so far
+				// goes out first. A test knob: timers only when it is set.
+				if ss.bc.flush() != nil {
+					ss.close()
+					return
+				}
+				t := time.NewTimer(d)
 				select {
-				case <-time.After(d):
+				case <-t.C:
 				case <-ss.done:
+					t.Stop()
 					return
 				}
 			}
@@ -280,14 +325,20 @@ func (ss *serverSession) writeLoop() {
 				return
 			}
 		}
+		if err := ss.bc.flush(); err != nil {
+			ss.close()
+			return
+		}
+		clear(batch) // let the sent stanzas be collected
 	}
 }
 
 // serveConn runs the handshake, authenticates the account and serves its
 // session until either side closes.
 func (s *chatServer) serveConn(c net.Conn) {
+	bc := &batchConn{Conn: c}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	sock, res, err := noise.Server(ctx, c, noise.ServerConfig{
+	sock, res, err := noise.Server(ctx, bc, noise.ServerConfig{
 		Static:       s.net.static,
 		CertChain:    s.net.chain,
 		Authenticate: func([32]byte, []byte) error { return nil }, // decided below, so the client gets a <failure>
@@ -300,17 +351,27 @@ func (s *chatServer) serveConn(c net.Conn) {
 	phone, reason := s.authenticate(res)
 	if reason != 0 {
 		// Nothing else writes to this socket yet, so the failure goes out
-		// directly, before the close.
+		// directly (unbuffered), before the close.
 		if b, err := wabin.Pack(wabin.Node{Tag: "failure", Attrs: wabin.Attrs{"reason": strconv.Itoa(reason)}}); err == nil {
 			sock.WriteFrame(b)
 		}
 		sock.Close()
 		return
 	}
-	ss := &serverSession{srv: s, sock: sock, out: make(chan wabin.Node, 4096), done: make(chan struct{})}
-	defer ss.close()
-	go ss.writeLoop()
-	ss.phone = phone
+	// From here on only writeLoop writes, so it can own the buffer.
+	bc.w = bufio.NewWriterSize(c, 64<<10)
+	ss := &serverSession{srv: s, sock: sock, bc: bc, out: newNodeQueue(), done: make(chan struct{}), phone: phone}
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		ss.writeLoop()
+	}()
+	// The writer ends with the session: close first, then wait, in one
+	// deferred call so the order cannot be turned around.
+	defer func() {
+		ss.close()
+		<-writerDone
+	}()
 	if !s.login(ss) {
 		return
 	}
@@ -355,20 +416,32 @@ func (s *chatServer) login(ss *serverSession) bool {
 	a := s.account(ss.phone)
 	if old := a.session; old != nil {
 		old.enqueue(wabin.Node{Tag: "stream:error", Content: []wabin.Node{{Tag: "conflict", Attrs: wabin.Attrs{"type": "replaced"}}}})
-		go func() { // give the old writer a moment to deliver the stream error
-			time.Sleep(50 * time.Millisecond)
-			old.close()
-		}()
+		s.closeSoon(old)
 	}
 	a.session = ss
 	a.logins++
 	s.sessions[ss] = struct{}{}
-	ss.enqueue(wabin.Node{Tag: "success", Attrs: wabin.Attrs{"t": s.t()}})
-	for _, p := range a.pending {
-		ss.enqueue(p.node)
-	}
-	ss.enqueue(wabin.Node{Tag: "ib", Content: []wabin.Node{{Tag: "offline", Attrs: wabin.Attrs{"count": strconv.Itoa(len(a.pending))}}}})
+	out := []wabin.Node{{Tag: "success", Attrs: wabin.Attrs{"t": s.t()}}}
+	out = append(out, a.pending.nodes()...)
+	out = append(out, wabin.Node{Tag: "ib", Content: []wabin.Node{{Tag: "offline", Attrs: wabin.Attrs{"count": strconv.Itoa(a.pending.len())}}}})
+	ss.enqueue(out...)
 	return true
+}
+
+// closeSoon closes ss after giving its writer a moment to deliver a
+// stream error; once per replaced login, never per stanza.
+func (s *chatServer) closeSoon(ss *serverSession) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTimer(50 * time.Millisecond)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ss.done:
+		}
+		ss.close()
+	}()
 }
 
 func (s *chatServer) logout(ss *serverSession) {
@@ -394,24 +467,26 @@ func ackKey(class, id, typ string) string {
 // The caller holds s.mu.
 func (s *chatServer) deliver(phone, class string, n wabin.Node) {
 	a := s.account(phone)
-	a.pending = append(a.pending, pendingStanza{key: ackKey(class, n.AttrString("id"), n.AttrString("type")), node: n})
-	if a.session != nil {
-		a.session.enqueue(n)
+	a.pending.add(ackKey(class, n.AttrString("id"), n.AttrString("type")), n)
+	s.push(a, n)
+}
+
+// push hands nodes to a's live connection or online device, if any; the
+// hand-over never blocks. The caller holds s.mu.
+func (s *chatServer) push(a *account, nodes ...wabin.Node) {
+	switch {
+	case a.session != nil:
+		a.session.enqueue(nodes...)
+	case a.user != nil && a.userOnline:
+		a.user.inbox.push(nodes...)
 	}
 }
 
 // acked drops a pending stanza once the account acknowledged it. The
 // caller holds s.mu.
 func (s *chatServer) acked(phone, key string) {
-	a := s.accounts[phone]
-	if a == nil {
-		return
-	}
-	for i, p := range a.pending {
-		if p.key == key {
-			a.pending = append(a.pending[:i], a.pending[i+1:]...)
-			return
-		}
+	if a := s.accounts[phone]; a != nil {
+		a.pending.ack(key)
 	}
 }
 
@@ -420,9 +495,13 @@ func (s *chatServer) handle(ss *serverSession, n wabin.Node) {
 	case "iq":
 		s.handleIQ(ss, n)
 	case "message":
-		s.handleMessage(ss, n)
+		s.mu.Lock()
+		ss.enqueue(s.routeMessage(ss.phone, n))
+		s.mu.Unlock()
 	case "receipt":
-		s.handleReceipt(ss, n)
+		s.mu.Lock()
+		ss.enqueue(s.routeReceipt(ss.phone, n))
+		s.mu.Unlock()
 	case "ack":
 		s.mu.Lock()
 		s.acked(ss.phone, ackKey(n.AttrString("class"), n.AttrString("id"), n.AttrString("type")))
@@ -465,35 +544,43 @@ func (s *chatServer) handleIQ(ss *serverSession, n wabin.Node) {
 	}
 }
 
-// handleMessage acks a client's message and routes it to its recipient.
-func (s *chatServer) handleMessage(ss *serverSession, n wabin.Node) {
+// routeMessage routes a message from the account from to its recipient
+// and returns the server's ack for the sender. The caller holds s.mu.
+func (s *chatServer) routeMessage(from string, n wabin.Node) wabin.Node {
 	id := n.AttrString("id")
 	to, ok := n.AttrJID("to")
 	ack := wabin.Node{Tag: "ack", Attrs: wabin.Attrs{"class": "message", "id": id, "t": s.t()}}
 	if ok {
 		ack.Attrs["from"] = to
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if !ok || id == "" || to.Server != wabin.DefaultUserServer || !s.known(to.User) {
 		ack.Attrs["error"] = "400"
 		if ok && to.Server == wabin.DefaultUserServer && id != "" {
 			ack.Attrs["error"] = "404" // no such WhatsApp user
 		}
-		ss.enqueue(ack)
-		return
+		return ack
 	}
-	ss.enqueue(ack)
+	sender, rcpt := s.account(from), s.account(to.User)
+	peer(sender, rcpt)
+	if rcpt.blocked[from] {
+		// Like the real server: the sender sees its message accepted
+		// (one tick) and never learns it was blocked.
+		return ack
+	}
 	inbound := wabin.Node{Tag: "message", Attrs: wabin.Attrs{
-		"from": wabin.NewJID(ss.phone, wabin.DefaultUserServer), "id": id, "t": s.t(),
+		"from": wabin.NewJID(from, wabin.DefaultUserServer), "id": id, "t": ack.Attrs["t"],
 	}}
-	for _, k := range []string{"type", "notify", "category", "edit"} {
+	for _, k := range []string{"type", "notify", "category", "edit", "mediatype"} {
 		if v := n.AttrString(k); v != "" {
 			inbound.Attrs[k] = v
 		}
 	}
+	if sender.pushName != "" {
+		inbound.Attrs["notify"] = sender.pushName // the server stamps a user's push name
+	}
 	inbound.Content = recipientContent(n, to.User)
 	s.deliver(to.User, "message", inbound)
+	return ack
 }
 
 // recipientContent is what the recipient's primary device gets: the <enc>
@@ -514,9 +601,10 @@ func recipientContent(n wabin.Node, user string) []wabin.Node {
 	return out
 }
 
-// handleReceipt forwards a receipt to the message's sender; a delivery or
-// read receipt also acknowledges the message on the receiving side.
-func (s *chatServer) handleReceipt(ss *serverSession, n wabin.Node) {
+// routeReceipt forwards a receipt from the account from to the message's
+// sender and returns the server's ack; a receipt also acknowledges the
+// message on the receiving side. The caller holds s.mu.
+func (s *chatServer) routeReceipt(from string, n wabin.Node) wabin.Node {
 	id := n.AttrString("id")
 	to, ok := n.AttrJID("to")
 	typ := n.AttrString("type")
@@ -524,14 +612,14 @@ func (s *chatServer) handleReceipt(ss *serverSession, n wabin.Node) {
 	if typ != "" {
 		ack.Attrs["type"] = typ
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ss.enqueue(ack)
 	if !ok || id == "" {
-		return
+		return ack
 	}
-	s.acked(ss.phone, "message:"+id)
-	fwd := wabin.Node{Tag: "receipt", Attrs: wabin.Attrs{"from": wabin.NewJID(ss.phone, wabin.DefaultUserServer), "id": id, "t": s.t()}}
+	s.acked(from, "message:"+id)
+	if rcpt := s.accounts[to.User]; rcpt != nil && rcpt.blocked[from] {
+		return ack // a blocked contact's receipts are not shown either
+	}
+	fwd := wabin.Node{Tag: "receipt", Attrs: wabin.Attrs{"from": wabin.NewJID(from, wabin.DefaultUserServer), "id": id, "t": s.t()}}
 	if typ != "" {
 		fwd.Attrs["type"] = typ
 	}
@@ -539,6 +627,7 @@ func (s *chatServer) handleReceipt(ss *serverSession, n wabin.Node) {
 		fwd.Content = children
 	}
 	s.deliver(to.User, "receipt", fwd)
+	return ack
 }
 
 // digits keeps the digits of a phone number as typed.
@@ -561,9 +650,6 @@ func (s *chatServer) streamError(phone, code string) bool {
 	}
 	old := a.session
 	old.enqueue(wabin.Node{Tag: "stream:error", Attrs: wabin.Attrs{"code": code}})
-	go func() { // let the writer deliver the error before the socket closes
-		time.Sleep(50 * time.Millisecond)
-		old.close()
-	}()
+	s.closeSoon(old) // let the writer deliver the error before the socket closes
 	return true
 }

@@ -67,3 +67,48 @@ func Example() {
 	fmt.Println(c.State(), ack.AttrString("class"), ack.AttrString("id"), ack.AttrString("error") == "", err)
 	// Output: connected message 3EB0C0FFEE true <nil>
 }
+
+// Two simulated users on one network: alice's first message to bob builds
+// a Signal session from bob's prekey bundle and arrives as a pkmsg; bob's
+// phone answers with a delivery receipt.
+func ExampleNetwork_NewUser() {
+	network, err := waenttest.NewNetwork(waenttest.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer network.Close()
+	alice, err := network.NewUser("16315550101", waenttest.UserOptions{PushName: "Alice"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	bob, err := network.NewUser("16315550102", waenttest.UserOptions{PushName: "Bob"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	id, err := alice.SendText(ctx, bob.Phone(), "hi bob")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	got, err := bob.WaitReceived(ctx, 1)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(got[0].From, got[0].Text, got[0].PreKey, got[0].ID == id)
+	receipts, err := alice.WaitReceipts(ctx, 1)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(receipts[0].From, receipts[0].ID == id)
+	// Output:
+	// 16315550101 hi bob true true
+	// 16315550102 true
+}

@@ -18,6 +18,24 @@ type signedKey struct{ id, value, signature []byte }
 
 type oneTimeKey struct{ id, value []byte }
 
+// upload stores an uploaded bundle: new one-time keys join what is left,
+// the rest of the bundle is replaced. The caller holds s.mu.
+func (a *account) upload(kb *keyBundle) {
+	if a.keys != nil {
+		seen := map[string]bool{}
+		for _, k := range a.keys.oneTime {
+			seen[string(k.id)] = true
+		}
+		for _, k := range kb.oneTime {
+			if !seen[string(k.id)] {
+				a.keys.oneTime = append(a.keys.oneTime, k)
+			}
+		}
+		kb.oneTime = a.keys.oneTime
+	}
+	a.keys = kb
+}
+
 // lowPreKeys is the count below which the server tells the owner to upload
 // more, as the real server does with an encrypt notification.
 const lowPreKeys = 5
@@ -34,22 +52,7 @@ func (s *chatServer) handleEncrypt(ss *serverSession, n wabin.Node, typ string, 
 			iqError(400, err)
 			return
 		}
-		a := s.account(ss.phone)
-		if a.keys != nil {
-			// New one-time keys join what is left; the rest of the bundle
-			// is replaced.
-			seen := map[string]bool{}
-			for _, k := range a.keys.oneTime {
-				seen[string(k.id)] = true
-			}
-			for _, k := range kb.oneTime {
-				if !seen[string(k.id)] {
-					a.keys.oneTime = append(a.keys.oneTime, k)
-				}
-			}
-			kb.oneTime = a.keys.oneTime
-		}
-		a.keys = kb
+		s.account(ss.phone).upload(kb)
 		result()
 	case hasChild(n, "count"):
 		count := 0
