@@ -215,10 +215,27 @@ func TestKillNineLosesNothing(t *testing.T) {
 		if !ok {
 			t.Fatalf("message %d was never accepted", k)
 		}
-		waitFor(t, 30*time.Second, "delivery of "+id, func() bool {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
 			m, err := st.GetMessage(ctx, id)
-			return err == nil && m.Status == store.StatusDelivered
-		})
+			if err == nil && m.Status == store.StatusDelivered {
+				break
+			}
+			if time.Now().After(deadline) {
+				hist, _ := st.StatusHistory(ctx, id)
+				u := users[k%len(users)]
+				var at []int
+				for j, r := range u.Received() {
+					if r.ID == id {
+						at = append(at, j)
+					}
+				}
+				n, _ := st.OutboxLen(ctx)
+				t.Fatalf("message %d (%s) not delivered: %+v, history %+v; outbox %d; phone has it at %v of %d, %d decrypt failures",
+					k, id, m, hist, n, at, len(u.Received()), u.DecryptFailures())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	// Every phone has every message addressed to it exactly once, in order.
 	orphans := 0

@@ -269,12 +269,13 @@ func (c *Client) Close() error {
 		c.readyTimer.Stop()
 	}
 	c.mu.Unlock()
-	c.stop()
 	if parts != nil {
+		// Stop the input first, then commit what was accepted.
 		parts.conn.Close()
 		parts.inbound.Close()
 		parts.ob.Close()
 	}
+	c.stop()
 	c.bg.Wait()
 	return nil
 }

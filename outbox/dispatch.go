@@ -502,11 +502,7 @@ func (d *dispatcher) ack(ctx context.Context, r ackResult) {
 	}
 	switch {
 	case r.errCode == 0:
-		d.drop(it)
-		err := d.o.ApplyStatuses(context.Background(), false, StatusChange{MessageID: it.id, Peer: it.peer, Status: store.StatusSent, At: r.at, Final: true})
-		if err != nil {
-			d.o.log.Error("record sent status", "err", err)
-		}
+		d.drop(it) // HandleAck recorded the status
 	case r.errCode == 404:
 		d.finish(ctx, []*item{it}, []StatusChange{d.failure(it, 1013, "User is not valid", "the recipient is not a WhatsApp user")})
 	default:

@@ -356,6 +356,21 @@ func (o *Outbox) HandleAck(n wabin.Node) {
 			r.at = time.Unix(sec, 0)
 		}
 	}
+	if r.errCode == 0 {
+		// Recorded here, in the order stanzas arrive, rather than by the
+		// dispatcher: the phone's delivery receipt follows the ack on the
+		// wire, and "sent" must not lose the race to it.
+		peer := ""
+		if j, ok := n.AttrJID("from"); ok {
+			peer = j.User
+		}
+		err := o.statuses.SubmitAsync(context.Background(), StatusChange{
+			MessageID: r.id, Peer: peer, Status: store.StatusSent, At: r.at, Final: true,
+		}, o.logStatusErr)
+		if err != nil {
+			o.log.Debug("sent status not recorded", "id", r.id, "err", err)
+		}
+	}
 	select {
 	case o.acks <- r:
 	case <-o.doneCh():

@@ -208,3 +208,13 @@ func hasChild(n wabin.Node, tag string) bool {
 	_, ok := n.Child(tag)
 	return ok
 }
+
+// accountPreKeys is how many one-time prekeys of phone the server holds.
+func (s *chatServer) accountPreKeys(phone string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.accounts[phone]; a != nil && a.keys != nil {
+		return len(a.keys.oneTime)
+	}
+	return 0
+}

@@ -157,6 +157,10 @@ func (n *Network) AddContact(phones ...string) {
 // Online reports whether phone has a logged-in connection.
 func (n *Network) Online(phone string) bool { return n.chat.online(phone) }
 
+// PreKeyCount is how many one-time prekeys the server holds for phone:
+// what a prekey upload added and bundle fetches have not yet consumed.
+func (n *Network) PreKeyCount(phone string) int { return n.chat.accountPreKeys(phone) }
+
 // Logins counts the successful logins of phone since the network started.
 func (n *Network) Logins(phone string) int { return n.chat.logins(phone) }
 
