@@ -196,7 +196,9 @@ func TestStatusCallbacks(t *testing.T) {
 	if err := u.MarkRead(ctx, business, id1, id2); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "read", func() bool { return statusOf(t, st, id2) == store.StatusRead && statusOf(t, st, id1) == store.StatusRead })
+	waitFor(t, 5*time.Second, "read", func() bool {
+		return statusOf(t, st, id2) == store.StatusRead && statusOf(t, st, id1) == store.StatusRead
+	})
 	type status struct {
 		ID          string `json:"id"`
 		RecipientID string `json:"recipient_id"`
