@@ -28,10 +28,12 @@ var benchStores = []struct {
 	{"postgres", func(b *testing.B) store.Store { return sqltest.Open(b, sqlstore.Postgres) }},
 }
 
-// sendAll sends n texts round-robin to users from several goroutines (as
-// concurrent API requests would) and returns when every user has received
-// its share.
-func sendAll(b *testing.B, c *waent.Client, users []*waenttest.User, n int, base []int) {
+// sendAll sends n texts round-robin to users from many goroutines (as
+// concurrent API requests would). With phones online it returns when every
+// user has received its share; with phones offline it returns when the
+// server has acked every message (the outbox is empty), which measures the
+// business side alone: the phones in this process then take no CPU.
+func sendAll(b *testing.B, c *waent.Client, st store.Store, users []*waenttest.User, n int, base []int, phones bool) {
 	const senders = 256
 	var wg sync.WaitGroup
 	for s := range senders {
@@ -48,6 +50,22 @@ func sendAll(b *testing.B, c *waent.Client, users []*waenttest.User, n int, base
 		}()
 	}
 	wg.Wait()
+	if !phones {
+		deadline := time.Now().Add(10 * time.Minute)
+		for {
+			left, err := st.OutboxLen(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if left == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%d messages not acked", left)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	for i, u := range users {
@@ -61,26 +79,36 @@ func sendAll(b *testing.B, c *waent.Client, users []*waenttest.User, n int, base
 	}
 }
 
-// BenchmarkSendSteady measures end-to-end sends per second on existing
-// sessions: Send (durable) → encrypt → server → simulated phone decrypts.
-// The phones run in the same process and take their share of the CPU.
+// modes: "phone" measures to the phones' decryption (end to end, phones
+// in this process); "server" measures to the server's ack, phones offline.
+var modes = []struct {
+	name   string
+	phones bool
+}{{"phone", true}, {"server", false}}
+
+// BenchmarkSendSteady measures sends per second on existing sessions:
+// Send (durable) → encrypt → server [→ simulated phone decrypts].
 func BenchmarkSendSteady(b *testing.B) {
 	for _, bs := range benchStores {
-		b.Run(bs.name, func(b *testing.B) {
-			net := waenttest.New(b)
-			c := startClient(b, net, bs.open(b))
-			users := newUsers(b, net, 50)
-			base := make([]int, len(users))
-			sendAll(b, c, users, len(users), base) // sessions exist from here on
-			for i := range base {
-				base[i] = 1
-			}
-			b.ResetTimer()
-			start := time.Now()
-			sendAll(b, c, users, b.N, base)
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
-		})
+		for _, mode := range modes {
+			b.Run(bs.name+"/"+mode.name, func(b *testing.B) {
+				net := waenttest.New(b)
+				st := bs.open(b)
+				c := startClient(b, net, st)
+				users := newUsers(b, net, 50)
+				base := make([]int, len(users))
+				sendAll(b, c, st, users, len(users), base, true) // sessions exist from here on
+				for i, u := range users {
+					base[i] = 1
+					u.SetOnline(mode.phones)
+				}
+				b.ResetTimer()
+				start := time.Now()
+				sendAll(b, c, st, users, b.N, base, mode.phones)
+				b.StopTimer()
+				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+			})
+		}
 	}
 }
 
@@ -88,22 +116,26 @@ func BenchmarkSendSteady(b *testing.B) {
 // goes to a new user: a prekey bundle fetch and an X3DH per message.
 func BenchmarkSendFirstContact(b *testing.B) {
 	for _, bs := range benchStores {
-		b.Run(bs.name, func(b *testing.B) {
-			net := waenttest.New(b)
-			c := startClient(b, net, bs.open(b))
-			users := make([]*waenttest.User, b.N)
-			for i := range users {
-				u, err := net.NewUser(fmt.Sprintf("3360%07d", i), waenttest.UserOptions{PreKeys: 2})
-				if err != nil {
-					b.Fatal(err)
+		for _, mode := range modes {
+			b.Run(bs.name+"/"+mode.name, func(b *testing.B) {
+				net := waenttest.New(b)
+				st := bs.open(b)
+				c := startClient(b, net, st)
+				users := make([]*waenttest.User, b.N)
+				for i := range users {
+					u, err := net.NewUser(fmt.Sprintf("3360%07d", i), waenttest.UserOptions{PreKeys: 2})
+					if err != nil {
+						b.Fatal(err)
+					}
+					u.SetOnline(mode.phones)
+					users[i] = u
 				}
-				users[i] = u
-			}
-			b.ResetTimer()
-			start := time.Now()
-			sendAll(b, c, users, b.N, make([]int, b.N))
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
-		})
+				b.ResetTimer()
+				start := time.Now()
+				sendAll(b, c, st, users, b.N, make([]int, b.N), mode.phones)
+				b.StopTimer()
+				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+			})
+		}
 	}
 }

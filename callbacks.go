@@ -3,6 +3,7 @@ package waent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"time"
 
@@ -104,6 +105,14 @@ func (c *Client) statusCallbacks(ctx context.Context, tx store.Store, applied []
 
 // deletedCallback reports that the sender revoked one of its messages.
 func (c *Client) deletedCallback(ctx context.Context, tx store.Store, id string, m *inboundMsg) ([]store.Callback, error) {
+	// Only the sender may revoke, and only what it sent.
+	orig, err := tx.GetMessage(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (orig.Direction != store.Inbound || orig.Peer != m.from)) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
 	outcomes, err := tx.ApplyStatuses(ctx, []store.StatusEvent{{MessageID: id, Status: store.StatusDeleted, At: m.at}})
 	if err != nil {
 		return nil, err

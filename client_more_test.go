@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,8 @@ import (
 	"github.com/waent/waent/store/sqlstore"
 	"github.com/waent/waent/store/sqlstore/sqltest"
 	"github.com/waent/waent/waenttest"
+	"github.com/waent/waent/waproto/waE2E"
+	"google.golang.org/protobuf/proto"
 )
 
 const business = "1" + businessNumber
@@ -326,5 +329,91 @@ func TestReadyAfterOfflineBacklog(t *testing.T) {
 	}
 	if n := len(callbacksOf(t, st, waent.KindInbound)); n != len(users)+len(ids) {
 		t.Fatalf("%d inbound callbacks, want %d", n, len(users)+len(ids))
+	}
+}
+
+// TestRevokedMessage: a user deleting a message it sent gives the message
+// status "deleted" and a status callback; another user cannot revoke it.
+func TestRevokedMessage(t *testing.T) {
+	net := waenttest.New(t)
+	st := memstore.New()
+	startClient(t, net, st)
+	users := newUsers(t, net, 2)
+	ctx := context.Background()
+	id, err := users[0].SendText(ctx, business, "oops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "stored", func() bool { _, err := st.GetMessage(ctx, id); return err == nil })
+	revoke := func(u *waenttest.User) {
+		t.Helper()
+		_, err := u.Send(ctx, business, &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{
+			Type: waE2E.ProtocolMessage_REVOKE.Enum(), Key: &waE2E.MessageKey{ID: proto.String(id)},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	revoke(users[1]) // not the sender: ignored
+	revoke(users[0])
+	waitFor(t, 5*time.Second, "deleted", func() bool { return statusOf(t, st, id) == store.StatusDeleted })
+	cbs := callbacksOf(t, st, waent.KindStatus)
+	if len(cbs) != 1 || !strings.Contains(cbs[0], `"id":"`+id+`"`) || !strings.Contains(cbs[0], `"status":"deleted"`) ||
+		!strings.Contains(cbs[0], `"recipient_id":"`+users[0].Phone()+`"`) {
+		t.Fatalf("status callbacks %q", cbs)
+	}
+}
+
+// TestSimultaneousFirstContact: the business and its users start sessions
+// with each other at the same moment; both sides end up decrypting
+// everything (libsignal keeps both sessions).
+func TestSimultaneousFirstContact(t *testing.T) {
+	net := waenttest.New(t)
+	st := memstore.New()
+	c := startClient(t, net, st)
+	users := newUsers(t, net, 5)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var inbound []string
+	var mu sync.Mutex
+	for _, u := range users {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for k := range 20 {
+				if _, err := c.Send(ctx, text(u.Phone(), fmt.Sprint("b", k))); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for k := range 5 {
+				id, err := u.SendText(ctx, business, fmt.Sprint("u", k))
+				if err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				inbound = append(inbound, id)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, u := range users {
+		if _, err := u.WaitReceived(ctx, 20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range inbound {
+		waitFor(t, 5*time.Second, "inbound", func() bool { _, err := st.GetMessage(ctx, id); return err == nil })
+	}
+	for i, u := range users {
+		if u.DecryptFailures() != 0 {
+			t.Errorf("user %d failed to decrypt %d messages", i, u.DecryptFailures())
+		}
+	}
+	if n := c.DecryptFailures(); n != 0 {
+		t.Errorf("business failed to decrypt %d messages", n)
 	}
 }

@@ -439,4 +439,14 @@ func TestContacts(t *testing.T) {
 	if res[0].Status != store.ContactValid || res[1].Status != store.ContactProcessing {
 		t.Fatalf("no_wait: %+v", res)
 	}
+	// A cached "invalid" stays until force_check asks again.
+	net.AddContact("16315559999")
+	res, _ = c.CheckContacts(ctx, waent.ContactsRequest{Blocking: "wait", Contacts: []string{"+1 631 555 9999"}})
+	if res[0].Status != store.ContactInvalid {
+		t.Fatalf("cached: %+v", res)
+	}
+	res, _ = c.CheckContacts(ctx, waent.ContactsRequest{Blocking: "wait", Contacts: []string{"+1 631 555 9999"}, ForceCheck: true})
+	if res[0].Status != store.ContactValid || res[0].WAID != "16315559999" {
+		t.Fatalf("force_check: %+v", res)
+	}
 }

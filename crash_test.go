@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
@@ -108,7 +109,15 @@ func TestKillNineLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
-	net := waenttest.New(t)
+	opts := waenttest.Options{}
+	if os.Getenv("WAENT_CRASH_DEBUG") != "" {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	net, err := waenttest.NewNetwork(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
 	dbPath := filepath.Join(t.TempDir(), "crash.db")
 	dsn := "sqlite:" + dbPath
 	ctx := context.Background()
@@ -121,6 +130,7 @@ func TestKillNineLosesNothing(t *testing.T) {
 		}
 		defer st.Close()
 		c := startClient(t, net, st)
+		waitFor(t, 10*time.Second, "prekey upload", func() bool { return net.PreKeyCount(business) > 0 })
 		c.Close()
 	}()
 	users := newUsers(t, net, 5)

@@ -268,8 +268,8 @@ func (c *Client) handleReceipt(ctx context.Context, parts *chatParts, n wabin.No
 	case "read", "played":
 		status = store.StatusRead
 	case "retry":
-		parts.ob.HandleRetry(n)
-		c.sendAck(parts, n, 0)
+		// Acked only once the re-send is durable.
+		parts.ob.HandleRetry(n, func() { c.sendAck(parts, n, 0) })
 		return
 	default:
 		c.sendAck(parts, n, 0)

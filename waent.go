@@ -22,9 +22,6 @@ import (
 type Config struct {
 	// Store keeps everything durable (keys, messages, queues, settings).
 	Store store.Store
-	// MediaStore keeps media blobs; media sending arrives with the media
-	// service and needs it.
-	MediaStore store.MediaStore
 
 	// Dialer reaches the chat servers (5222, then 443, through a proxy if
 	// the environment says so). ChatRootKey is the public key that signs

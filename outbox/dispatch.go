@@ -25,8 +25,12 @@ type item struct {
 	// answers (0 for a normal send); it goes out as <enc count=…>.
 	retry int
 	// bundle, when set, builds a new session before this item is
-	// encrypted.
-	bundle *crypto.Bundle
+	// encrypted; fetchBundle asks the server for one first.
+	bundle      *crypto.Bundle
+	fetchBundle bool
+	// again: a retry receipt arrived while this item was in flight; it is
+	// sent again when that copy is acked.
+	again bool
 }
 
 func (it *item) inFlight() bool { return !it.sentAt.IsZero() }
@@ -94,8 +98,8 @@ func (d *dispatcher) run(ctx context.Context) {
 			d.add(d.o.feed.take())
 		case r := <-d.o.acks:
 			d.ack(ctx, r)
-		case n := <-d.o.retries:
-			d.retry(ctx, n)
+		case r := <-d.o.retries:
+			d.retry(ctx, r.node, r.done)
 		case peer := <-d.o.forget:
 			d.sessions[peer] = false
 		case up := <-d.o.conn:
@@ -115,8 +119,8 @@ func (d *dispatcher) drainEvents(ctx context.Context) {
 			d.add(d.o.feed.take())
 		case r := <-d.o.acks:
 			d.ack(ctx, r)
-		case n := <-d.o.retries:
-			d.retry(ctx, n)
+		case r := <-d.o.retries:
+			d.retry(ctx, r.node, r.done)
 		case peer := <-d.o.forget:
 			d.sessions[peer] = false
 		case up := <-d.o.conn:
@@ -343,10 +347,18 @@ func (d *dispatcher) ensureWire(ctx context.Context, batch []*item) {
 // ahead.
 func (d *dispatcher) ensureSessions(ctx context.Context, batch []*item) []*item {
 	var need []string
-	seen := map[string]bool{}
+	seen, needSet := map[string]bool{}, map[string]bool{}
 	rd := d.cfg.Signal.Begin(d.cfg.Store)
 	for _, it := range batch {
-		if it.wire == nil || !it.inFlight() || seen[it.peer] || d.sessions[it.peer] {
+		if it.wire == nil || !it.inFlight() || seen[it.peer] || it.bundle != nil {
+			continue
+		}
+		if it.fetchBundle {
+			seen[it.peer], needSet[it.peer] = true, true
+			need = append(need, it.peer)
+			continue
+		}
+		if d.sessions[it.peer] {
 			continue
 		}
 		seen[it.peer] = true
@@ -359,6 +371,7 @@ func (d *dispatcher) ensureSessions(ctx context.Context, batch []*item) []*item 
 			d.sessions[it.peer] = true
 			continue
 		}
+		needSet[it.peer] = true
 		need = append(need, it.peer)
 	}
 	if len(need) == 0 {
@@ -367,7 +380,7 @@ func (d *dispatcher) ensureSessions(ctx context.Context, batch []*item) []*item 
 	bundles, missing, err := fetchBundles(ctx, d.cfg.Transport, need)
 	if err != nil {
 		for _, it := range batch {
-			if seen[it.peer] && !d.sessions[it.peer] {
+			if needSet[it.peer] {
 				d.backOff(it, err.Error())
 			}
 		}
@@ -377,9 +390,10 @@ func (d *dispatcher) ensureSessions(ctx context.Context, batch []*item) []*item 
 	var failedItems []*item
 	assigned := map[string]bool{}
 	for _, it := range batch {
-		if !it.inFlight() || !seen[it.peer] || d.sessions[it.peer] {
+		if !it.inFlight() || !needSet[it.peer] {
 			continue
 		}
+		it.fetchBundle = false
 		if code, ok := missing[it.peer]; ok {
 			if code == 404 {
 				failed = append(failed, d.failure(it, 1013, "User is not valid", "the recipient is not a WhatsApp user"))
@@ -389,8 +403,8 @@ func (d *dispatcher) ensureSessions(ctx context.Context, batch []*item) []*item 
 			}
 			continue
 		}
-		// Only the first message to a new peer builds the session; the
-		// rest of the batch encrypts on it.
+		// Only the first message to the peer builds the session; the rest
+		// of the batch encrypts on it.
 		if !assigned[it.peer] {
 			bn := bundles[it.peer]
 			it.bundle = &bn
@@ -501,8 +515,17 @@ func (d *dispatcher) ack(ctx context.Context, r ackResult) {
 		return // a second ack, or one for a message not ours
 	}
 	switch {
+	case r.errCode == 0 && it.again:
+		// A retry receipt came for the copy now acked: send it again.
+		it.again = false
+		it.sentAt = time.Time{}
+		d.byPeer[it.peer].inFlight--
 	case r.errCode == 0:
-		d.drop(it) // HandleAck recorded the status
+		// HandleAck recorded the status; the outbox row goes now.
+		d.drop(it)
+		if err := d.o.ApplyStatuses(context.Background(), false, StatusChange{MessageID: it.id, Peer: it.peer, Final: true}); err != nil {
+			d.o.log.Error("remove acked message from the outbox", "err", err)
+		}
 	case r.errCode == 404:
 		d.finish(ctx, []*item{it}, []StatusChange{d.failure(it, 1013, "User is not valid", "the recipient is not a WhatsApp user")})
 	default:
@@ -522,13 +545,18 @@ func (d *dispatcher) expire() {
 	}
 }
 
-// retry answers a retry receipt: the session with the peer is rebuilt (from
-// the keys in the receipt when present, else from a fresh bundle) and the
-// message is encrypted and sent again with the receipt's count.
-func (d *dispatcher) retry(ctx context.Context, n wabin.Node) {
+// retry answers a retry receipt: the message is encrypted and sent again
+// with the receipt's count. done (which acks the receipt) runs once the
+// re-send is durable: at once when the message is still in the outbox,
+// else after it went back in.
+func (d *dispatcher) retry(ctx context.Context, n wabin.Node, done func()) {
+	if done == nil {
+		done = func() {}
+	}
 	id := n.AttrString("id")
 	from, ok := n.AttrJID("from")
 	if !ok || id == "" {
+		done()
 		return
 	}
 	count := 1
@@ -539,45 +567,68 @@ func (d *dispatcher) retry(ctx context.Context, n wabin.Node) {
 	}
 	const maxRetries = 5
 	if count > maxRetries {
+		done()
 		return
 	}
 	m, err := d.cfg.Store.GetMessage(ctx, id)
-	if err != nil || m.Direction != store.Outbound || m.Peer != from.User {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (m.Direction != store.Outbound || m.Peer != from.User)) {
 		d.o.log.Debug("retry receipt for an unknown message", "id", id, "from", from.User)
+		done()
+		return
+	}
+	if err != nil {
+		// Not acked: the server delivers the receipt again.
+		d.o.log.Error("retry receipt: load message", "id", id, "err", err)
 		return
 	}
 	w, err := d.cfg.Hooks.Wire(m)
 	if err != nil {
 		d.o.log.Error("rebuild message for retry", "id", id, "err", err)
+		done()
 		return
 	}
 	it := d.known[id]
-	if it == nil {
+	switch {
+	case it == nil:
+		// The message left the outbox when the server acked it. It goes
+		// back in through the status committer, after the removal that
+		// committer may still hold, and the receipt is acked only then.
+		err := d.o.ApplyStatusesThen(context.Background(), func(err error) {
+			if err == nil {
+				done()
+			} else {
+				d.o.log.Error("retry receipt: queue re-send", "id", id, "err", err)
+			}
+		}, StatusChange{MessageID: id, Peer: m.Peer, requeue: true})
+		if err != nil {
+			return
+		}
 		it = &item{id: id, peer: m.Peer}
 		d.push(it)
 		// A re-send goes first: the peer is waiting for it.
 		r := d.byPeer[m.Peer]
 		copy(r.items[1:], r.items[:len(r.items)-1])
 		r.items[0] = it
+	case it.inFlight():
+		// Its row is still in the outbox; the copy in flight is the one
+		// the phone could not read. Send again once that one is acked.
+		it.again = true
+		done()
+	default:
+		done()
 	}
 	it.wire, it.retry = &w, count
 	it.notBefore = time.Time{}
-	if bn, err := ParseBundle(n); err == nil {
-		it.bundle = &bn
-		d.sessions[m.Peer] = true
-	} else {
-		// No keys in the receipt: drop the session so a fresh bundle is
-		// fetched.
-		err := d.cfg.Store.InTx(ctx, func(tx store.Store) error {
-			b := d.cfg.Signal.Begin(tx)
-			if err := b.DeleteSession(ctx, store.Address{Name: m.Peer}); err != nil {
-				return err
-			}
-			return b.Flush(ctx)
-		})
-		if err != nil {
-			d.o.log.Error("drop session for retry", "peer", m.Peer, "err", err)
+	// A first retry is answered on the current session: the phone may
+	// only have missed a ratchet step. From the second on the session is
+	// rebuilt, from the keys the phone sent or from a fresh bundle. A new
+	// session archives the old one instead of deleting it, so what the
+	// phone already encrypted on the old one still decrypts here.
+	if count >= 2 {
+		if bn, err := ParseBundle(n); err == nil {
+			it.bundle = &bn
+		} else {
+			it.fetchBundle = true
 		}
-		d.sessions[m.Peer] = false
 	}
 }

@@ -48,6 +48,10 @@ type StatusChange struct {
 	Final     bool
 	// Inbound marks a change of a received message (read by the business).
 	Inbound bool
+	// requeue puts the message back in the outbox (a retry receipt for a
+	// message that had left it). Status may be empty for this and for a
+	// Final-only change.
+	requeue bool
 	// Error explains a failed status, with an On-Prem code.
 	ErrorCode   int
 	ErrorTitle  string
@@ -133,7 +137,7 @@ type Outbox struct {
 
 	feed    *feedQueue
 	acks    chan ackResult
-	retries chan wabin.Node
+	retries chan retryReq
 	forget  chan string
 	conn    chan bool
 	lenReq  chan chan int
@@ -161,7 +165,7 @@ func New(cfg Config) (*Outbox, error) {
 		log:     cfg.Logger.With("component", "outbox"),
 		feed:    &feedQueue{ready: make(chan struct{}, 1), limit: cfg.MemoryLimit},
 		acks:    make(chan ackResult, 4096),
-		retries: make(chan wabin.Node, 256),
+		retries: make(chan retryReq, 256),
 		forget:  make(chan string, 256),
 		conn:    make(chan bool, 16),
 		lenReq:  make(chan chan int),
@@ -298,12 +302,22 @@ func (o *Outbox) logStatusErr(err error) {
 }
 
 func (o *Outbox) commitStatuses(ctx context.Context, changes []StatusChange) error {
-	events := make([]store.StatusEvent, len(changes))
-	var final []string
-	for i, c := range changes {
-		events[i] = store.StatusEvent{MessageID: c.MessageID, Status: c.Status, At: c.At, ErrorCode: c.ErrorCode, ErrorDetail: c.ErrorDetail}
+	var events []store.StatusEvent
+	var evChanges []StatusChange
+	var final, requeue []string
+	var requeueItems []store.OutboxItem
+	now := o.cfg.Now()
+	for _, c := range changes {
+		if c.Status != "" {
+			events = append(events, store.StatusEvent{MessageID: c.MessageID, Status: c.Status, At: c.At, ErrorCode: c.ErrorCode, ErrorDetail: c.ErrorDetail})
+			evChanges = append(evChanges, c)
+		}
 		if c.Final {
 			final = append(final, c.MessageID)
+		}
+		if c.requeue {
+			requeue = append(requeue, c.MessageID)
+			requeueItems = append(requeueItems, store.OutboxItem{MessageID: c.MessageID, Recipient: c.Peer, NextAttemptAt: now, CreatedAt: now})
 		}
 	}
 	return o.cfg.Store.InTx(ctx, func(tx store.Store) error {
@@ -316,13 +330,23 @@ func (o *Outbox) commitStatuses(ctx context.Context, changes []StatusChange) err
 				return err
 			}
 		}
+		if len(requeue) > 0 {
+			// Delete first: the row may still be there, and a re-queue
+			// after a delete in this same batch must win.
+			if _, err := tx.DeleteOutbox(ctx, requeue); err != nil {
+				return err
+			}
+			if err := tx.EnqueueOutbox(ctx, requeueItems); err != nil {
+				return err
+			}
+		}
 		if o.cfg.Hooks.OnStatuses == nil {
 			return nil
 		}
 		var applied []StatusChange
 		for i, oc := range outcomes {
 			if oc == store.StatusApplied {
-				applied = append(applied, changes[i])
+				applied = append(applied, evChanges[i])
 			}
 		}
 		if len(applied) == 0 {
@@ -364,8 +388,10 @@ func (o *Outbox) HandleAck(n wabin.Node) {
 		if j, ok := n.AttrJID("from"); ok {
 			peer = j.User
 		}
+		// The outbox row stays until the dispatcher lets go of the
+		// message: a retry receipt may still need it.
 		err := o.statuses.SubmitAsync(context.Background(), StatusChange{
-			MessageID: r.id, Peer: peer, Status: store.StatusSent, At: r.at, Final: true,
+			MessageID: r.id, Peer: peer, Status: store.StatusSent, At: r.at,
 		}, o.logStatusErr)
 		if err != nil {
 			o.log.Debug("sent status not recorded", "id", r.id, "err", err)
@@ -379,11 +405,19 @@ func (o *Outbox) HandleAck(n wabin.Node) {
 
 // HandleRetry takes a retry receipt: the recipient could not decrypt a
 // message, so it is encrypted again (on a fresh session) and re-sent.
-func (o *Outbox) HandleRetry(n wabin.Node) {
+// done is called once the re-send is durable (or the receipt is found to
+// need none); the caller acks the receipt then, so a crash in between
+// makes the server deliver the receipt again.
+func (o *Outbox) HandleRetry(n wabin.Node, done func()) {
 	select {
-	case o.retries <- n:
+	case o.retries <- retryReq{node: n, done: done}:
 	case <-o.doneCh():
 	}
+}
+
+type retryReq struct {
+	node wabin.Node
+	done func()
 }
 
 // ForgetSession tells the outbox that the session with peer was dropped
