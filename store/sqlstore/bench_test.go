@@ -20,3 +20,13 @@ func BenchmarkInsert(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkApplyStatuses runs the status benchmark on every configured
+// backend: go test -run '^$' -bench ApplyStatuses ./store/...
+func BenchmarkApplyStatuses(b *testing.B) {
+	for _, backend := range sqltest.Backends {
+		b.Run(string(backend), func(b *testing.B) {
+			storetest.BenchStatuses(b, func(tb testing.TB) store.Store { return sqltest.Open(tb, backend) })
+		})
+	}
+}

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/uptrace/bun"
 
@@ -159,6 +161,11 @@ func (s *Store) GetMessage(ctx context.Context, id string) (store.Message, error
 }
 
 // ApplyStatuses implements store.MessageStore.
+//
+// bun inlines every value, so each statement is parsed afresh and, on a
+// server, costs a round trip: per chunk of events it therefore reads the
+// ranks once, decides every outcome in Go and writes with one UPDATE and
+// one history INSERT, whatever the number of events.
 func (s *Store) ApplyStatuses(ctx context.Context, events []store.StatusEvent) ([]store.StatusOutcome, error) {
 	for _, e := range events {
 		if err := e.Validate(); err != nil {
@@ -170,63 +177,150 @@ func (s *Store) ApplyStatuses(ctx context.Context, events []store.StatusEvent) (
 		return outcomes, nil
 	}
 	err := s.atomic(ctx, func(tx *Store) error {
-		var history []statusRow
-		var missed []int
-		for i, e := range events {
-			// The rank guard in the WHERE clause makes "only forward" hold
-			// against concurrent writers without reading first.
-			res, err := tx.w.NewUpdate().Model((*messageRow)(nil)).
-				Set("status = ?", string(e.Status)).
-				Set("status_rank = ?", e.Status.Rank()).
-				Set("updated_at = ?", us(e.At)).
-				Where("id = ? AND status_rank < ?", e.MessageID, e.Status.Rank()).
-				Exec(ctx)
-			if err != nil {
-				return tx.wrap(err, "apply status to %s", e.MessageID)
-			}
-			if affected(res) == 1 {
-				outcomes[i] = store.StatusApplied
-				history = append(history, statusRow{
-					MessageID: e.MessageID, Status: string(e.Status), At: us(e.At),
-					ErrorCode: e.ErrorCode, ErrorDetail: e.ErrorDetail,
-				})
-			} else {
-				missed = append(missed, i)
+		// Chunks run in order in one transaction, so a later chunk reads
+		// the ranks an earlier one wrote.
+		for lo := 0; lo < len(events); lo += batchRows {
+			hi := min(lo+batchRows, len(events))
+			if err := tx.applyStatusChunk(ctx, events[lo:hi], outcomes[lo:hi]); err != nil {
+				return err
 			}
 		}
-		if len(missed) > 0 {
-			ids := make([]string, len(missed))
-			for j, i := range missed {
-				ids[j] = events[i].MessageID
-			}
-			var existing []string
-			if err := tx.w.NewSelect().Model((*messageRow)(nil)).Column("id").Where("id IN (?)", bun.In(ids)).Scan(ctx, &existing); err != nil {
-				return tx.wrap(err, "apply statuses: look up ids")
-			}
-			known := make(map[string]bool, len(existing))
-			for _, id := range existing {
-				known[id] = true
-			}
-			for _, i := range missed {
-				if known[events[i].MessageID] {
-					outcomes[i] = store.StatusStale
-				} else {
-					outcomes[i] = store.StatusUnknownMessage
-				}
-			}
-		}
-		if len(history) == 0 {
-			return nil
-		}
-		return chunks(history, func(part []statusRow) error {
-			_, err := tx.w.NewInsert().Model(&part).ExcludeColumn("id").Exec(ctx)
-			return tx.wrap(err, "apply statuses: history")
-		})
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return outcomes, nil
+}
+
+// rankState is one message's rank as read, and as the events of a chunk
+// leave it.
+type rankState struct {
+	read, rank int
+	status     string
+	at         int64
+}
+
+// applyStatusChunk applies events (at most batchRows) in three statements
+// and fills outcomes, which is parallel to events.
+func (s *Store) applyStatusChunk(ctx context.Context, events []store.StatusEvent, outcomes []store.StatusOutcome) error {
+	ids := make([]string, 0, len(events))
+	seen := make(map[string]bool, len(events))
+	for _, e := range events {
+		if !seen[e.MessageID] {
+			seen[e.MessageID] = true
+			ids = append(ids, e.MessageID)
+		}
+	}
+
+	// The rows stay locked until commit, so the ranks decided on below
+	// cannot be overtaken by a concurrent writer; taking the locks in key
+	// order means two batches naming the same messages in different orders
+	// queue behind each other instead of deadlocking. SQLite needs neither:
+	// the transaction holds the database's only write lock from BEGIN.
+	var rows []messageRow
+	sel := s.w.NewSelect().Model(&rows).Column("id", "status_rank").Where("id IN (?)", bun.In(ids)).OrderExpr("id")
+	if s.backend != SQLite {
+		sel = sel.For("UPDATE")
+	}
+	if err := sel.Scan(ctx); err != nil {
+		return s.wrap(err, "apply statuses: read ranks")
+	}
+	state := make(map[string]*rankState, len(rows))
+	for _, r := range rows {
+		state[r.ID] = &rankState{read: r.StatusRank, rank: r.StatusRank}
+	}
+
+	var history []statusRow
+	for i, e := range events {
+		st := state[e.MessageID]
+		switch {
+		case st == nil:
+			outcomes[i] = store.StatusUnknownMessage
+		case e.Status.Rank() <= st.rank:
+			outcomes[i] = store.StatusStale
+		default:
+			outcomes[i] = store.StatusApplied
+			st.rank, st.status, st.at = e.Status.Rank(), string(e.Status), us(e.At)
+			history = append(history, statusRow{
+				MessageID: e.MessageID, Status: string(e.Status), At: st.at,
+				ErrorCode: e.ErrorCode, ErrorDetail: e.ErrorDetail,
+			})
+		}
+	}
+	if len(history) == 0 {
+		return nil
+	}
+
+	var changed []string
+	for _, id := range ids {
+		if st := state[id]; st != nil && st.rank != st.read {
+			changed = append(changed, id)
+		}
+	}
+	res, err := s.w.NewRaw(s.rankUpdate(len(changed)), rankUpdateArgs(changed, state)...).Exec(ctx)
+	if err != nil {
+		return s.wrap(err, "apply statuses: update")
+	}
+	if n := affected(res); n != len(changed) {
+		return fmt.Errorf("sqlstore: apply statuses: %d of %d messages changed under the batch: %w", len(changed)-n, len(changed), store.ErrConflict)
+	}
+
+	// A multi-row INSERT numbers its rows in order, which is the order
+	// StatusHistory returns.
+	_, err = s.w.NewInsert().Model(&history).ExcludeColumn("id").Exec(ctx)
+	return s.wrap(err, "apply statuses: history")
+}
+
+// rankUpdate is one UPDATE of n messages, joined with a derived table of
+// (id, status, status_rank, updated_at, read_rank) rows: an index lookup per
+// row, where a CASE on the id per column would compare every row with every
+// id. The join also requires the rank that was read: the row locks make
+// that hold, and if it ever did not, the caller fails the batch instead of
+// recording a history the messages do not match.
+func (s *Store) rankUpdate(n int) string {
+	var b strings.Builder
+	switch s.backend {
+	case MySQL:
+		// MariaDB and MySQL spell a VALUES table differently (MySQL only
+		// since 8.0.19); a UNION ALL of one-row SELECTs is one both accept.
+		b.WriteString("UPDATE waent_messages AS m JOIN (SELECT ? AS id, ? AS status, ? AS status_rank, ? AS updated_at, ? AS read_rank")
+		for range n - 1 {
+			b.WriteString(" UNION ALL SELECT ?, ?, ?, ?, ?")
+		}
+		b.WriteString(") AS v ON m.id = v.id AND m.status_rank = v.read_rank" +
+			" SET m.status = v.status, m.status_rank = v.status_rank, m.updated_at = v.updated_at")
+	case Postgres:
+		b.WriteString("UPDATE waent_messages AS m SET status = v.status, status_rank = v.status_rank, updated_at = v.updated_at FROM (VALUES ")
+		writeTuples(&b, n)
+		b.WriteString(") AS v (id, status, status_rank, updated_at, read_rank) WHERE m.id = v.id AND m.status_rank = v.read_rank")
+	default:
+		// SQLite names the columns of a VALUES table column1, column2...
+		b.WriteString("UPDATE waent_messages AS m SET status = v.column2, status_rank = v.column3, updated_at = v.column4 FROM (VALUES ")
+		writeTuples(&b, n)
+		b.WriteString(") AS v WHERE m.id = v.column1 AND m.status_rank = v.column5")
+	}
+	return b.String()
+}
+
+func writeTuples(b *strings.Builder, n int) {
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?)")
+	}
+}
+
+// rankUpdateArgs are the values of rankUpdate's derived table, in the
+// order of its placeholders.
+func rankUpdateArgs(ids []string, state map[string]*rankState) []any {
+	args := make([]any, 0, 5*len(ids))
+	for _, id := range ids {
+		st := state[id]
+		args = append(args, id, st.status, st.rank, st.at, st.read)
+	}
+	return args
 }
 
 // StatusHistory implements store.MessageStore.

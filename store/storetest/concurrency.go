@@ -21,6 +21,7 @@ const (
 func testConcurrency(t *testing.T, s store.Store) {
 	t.Run("Enqueue", func(t *testing.T) { testConcurrentEnqueue(t, s) })
 	t.Run("ApplyStatuses", func(t *testing.T) { testConcurrentStatuses(t, s) })
+	t.Run("ApplyStatusesOpposed", func(t *testing.T) { testOpposedStatuses(t, s) })
 	t.Run("SettingsCAS", func(t *testing.T) { testConcurrentSettings(t, s) })
 	t.Run("AcquireLease", func(t *testing.T) { testConcurrentLease(t, s) })
 }
@@ -251,6 +252,150 @@ func testConcurrentStatuses(t *testing.T, s store.Store) {
 		}
 		if last := hist[len(hist)-1]; last.Status != m.Status {
 			t.Errorf("%s: last history entry %s, but the message is %s", id, last.Status, m.Status)
+		}
+	}
+}
+
+// testOpposedStatuses has two writers apply batches naming the same
+// messages, one in ascending and one in descending id order, with several
+// events per message in each batch, while a reader watches every message's
+// status. No status may ever be seen to move backwards, every call must
+// succeed whatever order its events come in, and within one batch the
+// events applied to a message must raise its rank at each turn.
+func testOpposedStatuses(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const msgs, rounds = 16, 20
+	statuses := []store.Status{store.StatusSent, store.StatusDelivered, store.StatusRead, store.StatusFailed, store.StatusDeleted}
+	ids := make([]string, msgs)
+	originals := make([]store.Message, msgs)
+	for k := range ids {
+		ids[k] = fmt.Sprintf("co-%02d", k)
+		originals[k] = outMsg(ids[k], 0)
+	}
+	addMsgs(t, s, originals...)
+	evAt := func(st store.Status) time.Time { return at(time.Duration(st.Rank()) * time.Second) }
+	mkEvent := func(id string, st store.Status) store.StatusEvent {
+		ev := store.StatusEvent{MessageID: id, Status: st, At: evAt(st)}
+		if st == store.StatusFailed {
+			ev.ErrorCode, ev.ErrorDetail = 2, "opposed"
+		}
+		return ev
+	}
+
+	var (
+		writers    sync.WaitGroup
+		mu         sync.Mutex
+		maxRank    = make([]int, msgs)
+		appliedCnt = make([]int, msgs)
+	)
+	for w := range 2 {
+		writers.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 1234))
+			for r := range rounds {
+				// Ranks climb slowly over the rounds, so most batches
+				// still have something to apply.
+				top := min(len(statuses), 1+r*len(statuses)/rounds+rng.IntN(2))
+				var events []store.StatusEvent
+				for j := range msgs {
+					k := j
+					if w == 1 {
+						k = msgs - 1 - j
+					}
+					for range 1 + rng.IntN(3) {
+						events = append(events, mkEvent(ids[k], statuses[rng.IntN(top)]))
+					}
+				}
+				outcomes, err := s.ApplyStatuses(ctx, events)
+				if err != nil {
+					t.Errorf("writer %d, round %d: ApplyStatuses: %v", w, r, err)
+					return
+				}
+				if len(outcomes) != len(events) {
+					t.Errorf("writer %d, round %d: %d outcomes for %d events", w, r, len(outcomes), len(events))
+					return
+				}
+				// Per message, within the batch: an applied event raises
+				// the rank above every earlier applied one, and an event
+				// not above an earlier applied one is stale.
+				batchRank := map[string]int{}
+				mu.Lock()
+				for e, ev := range events {
+					var k int
+					fmt.Sscanf(ev.MessageID, "co-%d", &k)
+					maxRank[k] = max(maxRank[k], ev.Status.Rank())
+					prev, had := batchRank[ev.MessageID]
+					switch outcomes[e] {
+					case store.StatusApplied:
+						if had && ev.Status.Rank() <= prev {
+							t.Errorf("writer %d, round %d: event %d (%s %s) applied after %s in the same batch", w, r, e, ev.MessageID, ev.Status, statuses[prev-1])
+						}
+						batchRank[ev.MessageID] = ev.Status.Rank()
+						appliedCnt[k]++
+					case store.StatusStale:
+					default:
+						t.Errorf("writer %d, round %d: outcome %v for stored message %s", w, r, outcomes[e], ev.MessageID)
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
+
+	// The reader owns its goroutine and stops once both writers have.
+	done := make(chan struct{})
+	var reader sync.WaitGroup
+	reader.Go(func() {
+		seen := make([]int, msgs)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			for k, id := range ids {
+				m, err := s.GetMessage(ctx, id)
+				if err != nil {
+					t.Errorf("reader: GetMessage %s: %v", id, err)
+					return
+				}
+				if rk := m.Status.Rank(); rk < seen[k] {
+					t.Errorf("reader: %s moved backwards: %s (rank %d) after rank %d", id, m.Status, rk, seen[k])
+				} else {
+					seen[k] = rk
+				}
+			}
+		}
+	})
+	writers.Wait()
+	close(done)
+	reader.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	for k, id := range ids {
+		m, err := s.GetMessage(ctx, id)
+		if !ok(t, "GetMessage", err) {
+			continue
+		}
+		if m.Status.Rank() != maxRank[k] {
+			t.Errorf("%s: status %s (rank %d), want the highest rank sent, %d", id, m.Status, m.Status.Rank(), maxRank[k])
+		}
+		hist, err := s.StatusHistory(ctx, id)
+		if !ok(t, "StatusHistory", err) {
+			continue
+		}
+		if len(hist)-1 != appliedCnt[k] {
+			t.Errorf("%s: history has %d changes, but ApplyStatuses reported %d applied", id, len(hist)-1, appliedCnt[k])
+		}
+		for e := 1; e < len(hist); e++ {
+			if hist[e].Status.Rank() <= hist[e-1].Status.Rank() {
+				t.Errorf("%s: history not strictly increasing in rank: %s after %s", id, hist[e].Status, hist[e-1].Status)
+			}
+			equal(t, fmt.Sprintf("%s: history[%d]", id, e), hist[e], mkEvent(id, hist[e].Status))
+		}
+		if maxRank[k] > 0 {
+			equal(t, id+": UpdatedAt", m.UpdatedAt, evAt(m.Status))
 		}
 	}
 }

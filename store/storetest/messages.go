@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -220,6 +222,8 @@ func testMessages(t *testing.T, s store.Store) {
 		checkHistory(t, s, "inbound after read", m.ID, []store.StatusEvent{initial(m), read})
 	})
 
+	t.Run("LargeBatch", func(t *testing.T) { testLargeStatusBatch(t, s) })
+
 	t.Run("Invalid", func(t *testing.T) {
 		ctx := t.Context()
 		good := outMsg("m-inv-ok", 0)
@@ -286,6 +290,90 @@ func testMessages(t *testing.T, s store.Store) {
 	})
 
 	t.Run("Prune", func(t *testing.T) { testPruneMessages(t, s) })
+}
+
+// testLargeStatusBatch applies one batch of far more events than any
+// store's natural statement size, mixing many events for the same message
+// (some throughout the batch), unknown ids and failures with error details,
+// and compares with the rule applied one event at a time.
+func testLargeStatusBatch(t *testing.T, s store.Store) {
+	const msgs, events, hotEvery = 200, 1500, 50
+	rng := rand.New(rand.NewPCG(7, 11))
+	stored := make([]store.Message, msgs)
+	for k := range stored {
+		if k%2 == 0 {
+			stored[k] = outMsg(fmt.Sprintf("m-lb-%03d", k), 0)
+		} else {
+			stored[k] = inMsg(fmt.Sprintf("m-lb-%03d", k), 0)
+		}
+	}
+	addMsgs(t, s, stored...)
+	statuses := []store.Status{
+		store.StatusPending, store.StatusReceived, store.StatusSent, store.StatusDelivered,
+		store.StatusRead, store.StatusFailed, store.StatusDeleted,
+	}
+
+	// The model: each event applies only if it raises the message's rank
+	// at its turn in the batch.
+	batch := make([]store.StatusEvent, events)
+	want := make([]store.StatusOutcome, events)
+	final := make(map[string]store.Message, msgs)
+	history := make(map[string][]store.StatusEvent, msgs)
+	for _, m := range stored {
+		final[m.ID] = m
+		history[m.ID] = []store.StatusEvent{initial(m)}
+	}
+	for i := range batch {
+		var id string
+		switch {
+		case i%hotEvery == 0:
+			id = stored[0].ID // one message all through the batch
+		case rng.IntN(40) == 0:
+			id = fmt.Sprintf("m-lb-unknown-%d", rng.IntN(5))
+		default:
+			id = stored[rng.IntN(msgs)].ID
+		}
+		// Mostly small steps, so many events of a message apply.
+		st := statuses[min(len(statuses)-1, rng.IntN(4)+rng.IntN(2)*rng.IntN(4))]
+		if i%hotEvery == 0 {
+			st = statuses[2+(i/hotEvery)%5]
+		}
+		ev := event(id, st, time.Duration(i+1)*time.Second)
+		if st == store.StatusFailed {
+			ev.ErrorCode, ev.ErrorDetail = 131000+i, fmt.Sprintf("failure %d", i)
+		}
+		batch[i] = ev
+		m, known := final[id]
+		switch {
+		case !known:
+			want[i] = store.StatusUnknownMessage
+		case st.Rank() <= m.Status.Rank():
+			want[i] = store.StatusStale
+		default:
+			want[i] = store.StatusApplied
+			final[id] = withStatus(m, ev)
+			history[id] = append(history[id], ev)
+		}
+	}
+	applied := 0
+	for _, o := range want {
+		if o == store.StatusApplied {
+			applied++
+		}
+	}
+	// Guard the generator: the batch must exercise repeated changes.
+	if applied < msgs {
+		t.Fatalf("generator produced only %d applied events for %d messages", applied, msgs)
+	}
+
+	applyStatuses(t, s, "large batch", batch, want)
+	for _, m := range stored {
+		checkMessage(t, s, "after a large batch", final[m.ID])
+		checkHistory(t, s, "after a large batch", m.ID, history[m.ID])
+	}
+	for u := range 5 {
+		checkNoMessage(t, s, "after a large batch", fmt.Sprintf("m-lb-unknown-%d", u))
+	}
 }
 
 // testPruneMessages works in 2020, before every other message of the group,
