@@ -369,7 +369,7 @@ func TestRevokedMessage(t *testing.T) {
 // everything (libsignal keeps both sessions).
 func TestSimultaneousFirstContact(t *testing.T) {
 	net := waenttest.New(t)
-	st := memstore.New()
+	st := sqltest.Open(t, sqlstore.SQLite)
 	c := startClient(t, net, st)
 	users := newUsers(t, net, 5)
 	ctx := context.Background()

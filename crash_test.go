@@ -72,8 +72,12 @@ func TestCrashChild(t *testing.T) {
 	rootB, _ := hex.DecodeString(cfg.root)
 	var root [32]byte
 	copy(root[:], rootB)
+	logger := slog.Default()
+	if os.Getenv("WAENT_CRASH_DEBUG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("pid", os.Getpid())
+	}
 	c, err := waent.New(waent.Config{
-		Store: st, ChatRootKey: root,
+		Store: st, ChatRootKey: root, Logger: logger,
 		Dialer: conn.Dialer{Hosts: []string{cfg.host}, Ports: []int{cfg.p1, cfg.p2}, Timeout: 5 * time.Second,
 			Proxy: func(string) (*url.URL, error) { return nil, nil }},
 		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 300 * time.Millisecond, ReadyTimeout: 3 * time.Second,
@@ -207,6 +211,15 @@ func TestKillNineLosesNothing(t *testing.T) {
 			}
 		}
 		cmd.Process.Signal(syscall.SIGKILL)
+		// What the child printed before it died was accepted too.
+		for sc.Scan() {
+			var k int
+			var id string
+			if _, err := fmt.Sscanf(sc.Text(), "SENT %d %s", &k, &id); err == nil {
+				accepted[k] = id
+				next = k + 1
+			}
+		}
 		cmd.Wait()
 		t.Logf("round %d: killed after %d accepted (next %d)", round, seen, next)
 	}

@@ -116,6 +116,7 @@ func (c *Client) decodeInbound(ctx context.Context, b *crypto.Batch, tx store.St
 			continue
 		}
 		d, err := b.Decrypt(ctx, addr, crypto.Ciphertext{Type: typ, Data: enc.Bytes()})
+		c.log.Debug("decrypt", "id", m.id, "from", m.from, "enc", typ, "count", enc.AttrString("count"), "replay", d.Replay, "err", err)
 		switch {
 		case err == nil:
 		case errors.Is(err, crypto.ErrDuplicate):

@@ -419,12 +419,13 @@ func (b *Batch) Decrypt(ctx context.Context, addr store.Address, ct Ciphertext) 
 	var padded []byte
 	err = b.untrusted(addr, ct.Type, func() error {
 		a := signalAddress(addr)
-		c := session.NewCipher(b.builder(a), a)
+		bld := b.builder(a)
+		c := session.NewCipher(bld, a)
 		var err error
 		if r.pre != nil {
-			padded, err = c.DecryptMessage(ctx, r.pre)
+			padded, err = b.decryptPreKeyMessage(ctx, bld, c, a, r.pre)
 		} else {
-			padded, err = c.Decrypt(ctx, r.msg)
+			padded, err = b.decryptMessage(ctx, c, a, r.msg)
 		}
 		return err
 	})

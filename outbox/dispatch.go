@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -295,7 +296,12 @@ func (d *dispatcher) send(ctx context.Context, batch []*item) {
 		return
 	}
 	d.finish(ctx, failedItems, failed)
+	debug := d.o.log.Enabled(ctx, slog.LevelDebug)
 	for i := range nodes {
+		if debug {
+			enc, _ := nodes[i].Child("enc")
+			d.o.log.Debug("send", "id", nodes[i].AttrString("id"), "to", nodes[i].AttrString("to"), "enc", enc.AttrString("type"), "count", enc.AttrString("count"))
+		}
 		if err := d.cfg.Transport.Send(ctx, nodes[i]); err != nil {
 			// Not connected any more: everything not yet acked is re-sent
 			// when the connection is back.
