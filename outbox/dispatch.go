@@ -527,11 +527,7 @@ func (d *dispatcher) ack(ctx context.Context, r ackResult) {
 		it.sentAt = time.Time{}
 		d.byPeer[it.peer].inFlight--
 	case r.errCode == 0:
-		// HandleAck recorded the status; the outbox row goes now.
-		d.drop(it)
-		if err := d.o.ApplyStatuses(context.Background(), false, StatusChange{MessageID: it.id, Peer: it.peer, Final: true}); err != nil {
-			d.o.log.Error("remove acked message from the outbox", "err", err)
-		}
+		d.drop(it) // HandleAck recorded the status and removed the row
 	case r.errCode == 404:
 		d.finish(ctx, []*item{it}, []StatusChange{d.failure(it, 1013, "User is not valid", "the recipient is not a WhatsApp user")})
 	default:
@@ -593,22 +589,23 @@ func (d *dispatcher) retry(ctx context.Context, n wabin.Node, done func()) {
 		done()
 		return
 	}
+	// The message goes (back) into the outbox through the status
+	// committer, after any removal that committer still holds for it, and
+	// the receipt is acked only once that is durable: a crash in between
+	// makes the server deliver the receipt again.
+	err = d.o.ApplyStatusesThen(context.Background(), func(err error) {
+		if err == nil {
+			done()
+		} else {
+			d.o.log.Error("retry receipt: queue re-send", "id", id, "err", err)
+		}
+	}, StatusChange{MessageID: id, Peer: m.Peer, requeue: true})
+	if err != nil {
+		return
+	}
 	it := d.known[id]
 	switch {
 	case it == nil:
-		// The message left the outbox when the server acked it. It goes
-		// back in through the status committer, after the removal that
-		// committer may still hold, and the receipt is acked only then.
-		err := d.o.ApplyStatusesThen(context.Background(), func(err error) {
-			if err == nil {
-				done()
-			} else {
-				d.o.log.Error("retry receipt: queue re-send", "id", id, "err", err)
-			}
-		}, StatusChange{MessageID: id, Peer: m.Peer, requeue: true})
-		if err != nil {
-			return
-		}
 		it = &item{id: id, peer: m.Peer}
 		d.push(it)
 		// A re-send goes first: the peer is waiting for it.
@@ -616,12 +613,9 @@ func (d *dispatcher) retry(ctx context.Context, n wabin.Node, done func()) {
 		copy(r.items[1:], r.items[:len(r.items)-1])
 		r.items[0] = it
 	case it.inFlight():
-		// Its row is still in the outbox; the copy in flight is the one
-		// the phone could not read. Send again once that one is acked.
+		// The copy in flight is the one the phone could not read: send
+		// again once it is acked.
 		it.again = true
-		done()
-	default:
-		done()
 	}
 	it.wire, it.retry = &w, count
 	it.notBefore = time.Time{}

@@ -82,7 +82,7 @@ type Config struct {
 	Logger    *slog.Logger
 
 	// BatchSize bounds the messages encrypted in one transaction and the
-	// rows of one group commit. Default 256.
+	// rows of one group commit. Default 1024.
 	BatchSize int
 	// Window is how many messages to one recipient may await the server's
 	// ack at once; they are written in order on one connection, so order
@@ -106,7 +106,7 @@ func (c *Config) setDefaults() {
 		c.Logger = slog.Default()
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = 256
+		c.BatchSize = 1024
 	}
 	if c.Window <= 0 {
 		c.Window = 64
@@ -388,10 +388,10 @@ func (o *Outbox) HandleAck(n wabin.Node) {
 		if j, ok := n.AttrJID("from"); ok {
 			peer = j.User
 		}
-		// The outbox row stays until the dispatcher lets go of the
-		// message: a retry receipt may still need it.
+		// The row leaves the outbox with it; a retry receipt later puts
+		// it back through the same committer, so after this removal.
 		err := o.statuses.SubmitAsync(context.Background(), StatusChange{
-			MessageID: r.id, Peer: peer, Status: store.StatusSent, At: r.at,
+			MessageID: r.id, Peer: peer, Status: store.StatusSent, At: r.at, Final: true,
 		}, o.logStatusErr)
 		if err != nil {
 			o.log.Debug("sent status not recorded", "id", r.id, "err", err)
