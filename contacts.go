@@ -44,12 +44,17 @@ func (c *Client) CheckContacts(ctx context.Context, req ContactsRequest) ([]Cont
 		return nil, newError(CodeInvalidParameter, "Parameter 'blocking' has invalid value '"+req.Blocking+"'", nil)
 	}
 	out := make([]ContactResult, len(req.Contacts))
-	byInput := map[string]int{}
-	var todo []string
+	// An input may appear more than once; every copy gets the answer.
+	byInput := map[string][]int{}
 	for i, in := range req.Contacts {
 		out[i] = ContactResult{Input: in, Status: store.ContactInvalid}
 		if c.normalizePhone(in) != "" {
-			byInput[in] = i
+			byInput[in] = append(byInput[in], i)
+		}
+	}
+	set := func(in string, st store.ContactStatus, waID string) {
+		for _, i := range byInput[in] {
+			out[i].Status, out[i].WAID = st, waID
 		}
 	}
 	if !req.ForceCheck {
@@ -60,44 +65,62 @@ func (c *Client) CheckContacts(ctx context.Context, req ContactsRequest) ([]Cont
 		fresh := c.now().Add(-c.cfg.ContactTTL)
 		for _, ct := range cached {
 			if ct.CheckedAt.After(fresh) && ct.Status != store.ContactProcessing && ct.Status != store.ContactFailed {
-				i := byInput[ct.Input]
-				out[i].Status, out[i].WAID = ct.Status, ct.WAID
+				set(ct.Input, ct.Status, ct.WAID)
 				delete(byInput, ct.Input)
 			}
 		}
 	}
-	todo = keys(byInput)
+	todo := keys(byInput)
 	if len(todo) == 0 {
 		return out, nil
 	}
 	if req.Blocking != "wait" {
 		for _, in := range todo {
-			out[byInput[in]].Status = store.ContactProcessing
+			set(in, store.ContactProcessing, "")
 		}
-		c.bg.Add(1)
-		go func() {
-			defer c.bg.Done()
-			if _, err := c.lookupContacts(c.ctx, parts, todo); err != nil {
-				c.log.Warn("background contact check", "err", err)
-			}
-		}()
+		c.lookupInBackground(parts, todo)
 		return out, nil
 	}
 	res, err := c.lookupContacts(ctx, parts, todo)
 	if err != nil {
 		for _, in := range todo {
-			out[byInput[in]].Status = store.ContactFailed
+			set(in, store.ContactFailed, "")
 		}
 		return out, nil
 	}
 	for _, ct := range res {
-		i := byInput[ct.Input]
-		out[i].Status, out[i].WAID = ct.Status, ct.WAID
+		set(ct.Input, ct.Status, ct.WAID)
 	}
 	return out, nil
 }
 
-func keys(m map[string]int) []string {
+// lookupInBackground checks inputs for a no_wait request. At most a few
+// run at once; beyond that the request is answered "processing" without
+// a check, and the next request for those numbers asks again.
+func (c *Client) lookupInBackground(parts *chatParts, inputs []string) {
+	select {
+	case c.lookups <- struct{}{}:
+	default:
+		return
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		<-c.lookups
+		return
+	}
+	c.bg.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.bg.Done()
+		defer func() { <-c.lookups }()
+		if _, err := c.lookupContacts(c.ctx, parts, inputs); err != nil && c.ctx.Err() == nil {
+			c.log.Warn("background contact check", "err", err)
+		}
+	}()
+}
+
+func keys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

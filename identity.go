@@ -134,3 +134,20 @@ func (c *Client) outboundIdentityChange(ctx context.Context, tx store.Store, ch 
 	}
 	return s.ShowSecurityNotifications, nil
 }
+
+// heldForIdentity is the outbox hook that holds messages back while the
+// peer has an identity change the business has not acknowledged (and
+// security notifications are on).
+func (c *Client) heldForIdentity(ctx context.Context, tx store.Store, peer string) (bool, error) {
+	if !c.Settings().ShowSecurityNotifications {
+		return false, nil
+	}
+	pi, err := tx.GetPeerIdentity(ctx, store.Address{Name: peer})
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !pi.Acknowledged, nil
+}

@@ -44,10 +44,15 @@ func (c *Client) handleMessage(ctx context.Context, parts *chatParts, n wabin.No
 	if t, err := strconv.ParseInt(n.AttrString("t"), 10, 64); err == nil && t > 0 {
 		m.at = time.Unix(t, 0)
 	}
-	if !ok || m.id == "" || from.Server != wabin.DefaultUserServer {
+	if !ok || from.Server != wabin.DefaultUserServer || from.User == "" || len(from.User) > store.MaxIDLen {
 		// Groups, broadcasts and malformed stanzas are not for this
 		// client; acking them with 489 stops redelivery.
 		c.sendAck(parts, n, 489)
+		return
+	}
+	if m.id == "" || len(m.id) > store.MaxIDLen {
+		// An id the store cannot keep would fail every batch it joined.
+		c.sendAck(parts, n, 487)
 		return
 	}
 	m.from = from.User
@@ -61,6 +66,29 @@ func (c *Client) handleMessage(ctx context.Context, parts *chatParts, n wabin.No
 // written in the same transaction, so a crash at any point either keeps
 // everything (and the redelivered copy is recognised) or nothing.
 func (c *Client) commitInbound(ctx context.Context, parts *chatParts, msgs []*inboundMsg) error {
+	err := c.commitInboundBatch(ctx, parts, msgs)
+	if err == nil || len(msgs) == 1 || !errors.Is(err, store.ErrInvalid) {
+		return err
+	}
+	// One message the store rejects must not hold back the others: commit
+	// them one by one; the rejected one is nacked (not retried forever).
+	var first error
+	for _, m := range msgs {
+		if err := c.commitInboundBatch(ctx, parts, []*inboundMsg{m}); err != nil {
+			if errors.Is(err, store.ErrInvalid) {
+				c.log.Warn("inbound message rejected by the store", "id", m.id, "from", m.from, "err", err)
+				m.decrypted, m.retry, m.nack = false, false, 500
+				continue
+			}
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+func (c *Client) commitInboundBatch(ctx context.Context, parts *chatParts, msgs []*inboundMsg) error {
 	settings := c.Settings()
 	return c.st.InTx(ctx, func(tx store.Store) error {
 		b := parts.sig.Begin(tx)
@@ -253,6 +281,10 @@ func (c *Client) account() store.Account {
 	return c.acct
 }
 
+// maxReceiptIDs bounds the ids one receipt may name: a phone lists the
+// messages read at once, never thousands.
+const maxReceiptIDs = 1024
+
 // handleReceipt moves outbound statuses on delivery and read receipts and
 // answers retry receipts. The receipt is acked once the status is stored.
 func (c *Client) handleReceipt(ctx context.Context, parts *chatParts, n wabin.Node) {
@@ -290,9 +322,13 @@ func (c *Client) handleReceipt(ctx context.Context, parts *chatParts, n wabin.No
 	}
 	changes := make([]outbox.StatusChange, 0, len(ids))
 	for _, id := range ids {
-		if id != "" {
+		if id != "" && len(id) <= store.MaxIDLen && len(changes) < maxReceiptIDs {
 			changes = append(changes, outbox.StatusChange{MessageID: id, Peer: from.User, Status: status, At: at})
 		}
+	}
+	if len(changes) == 0 {
+		c.sendAck(parts, n, 0)
+		return
 	}
 	var left atomic.Int32
 	left.Store(int32(len(changes)))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/waent/waent/store"
 )
@@ -101,9 +102,7 @@ func (c *Client) UpdateSettings(ctx context.Context, fn func(*Settings)) (Settin
 		}
 		var mine map[string]any
 		_ = json.Unmarshal(b, &mine)
-		for k, v := range mine {
-			raw[k] = v
-		}
+		mergeJSON(raw, mine)
 		b, _ = json.Marshal(raw)
 		_, err = c.st.PutSettings(ctx, settingsDoc, b, version, c.now())
 		if errors.Is(err, store.ErrConflict) {
@@ -118,4 +117,46 @@ func (c *Client) UpdateSettings(ctx context.Context, fn func(*Settings)) (Settin
 		return cur, nil
 	}
 	return Settings{}, newError(CodeDatabase, "settings changed concurrently too often", nil)
+}
+
+// mergeJSON writes src into dst, object by object, so keys this package
+// does not model (webhooks.max_concurrent_requests, say) survive an update
+// of the ones it does.
+func mergeJSON(dst, src map[string]any) {
+	for k, v := range src {
+		sub, isObj := v.(map[string]any)
+		old, wasObj := dst[k].(map[string]any)
+		if isObj && wasObj {
+			mergeJSON(old, sub)
+			continue
+		}
+		dst[k] = v
+	}
+}
+
+// settingsRefresh is how often settings are re-read, so a change made by
+// another instance on the same database takes effect here too.
+const settingsRefresh = 10 * time.Second
+
+// settingsLoop keeps the cached settings current until the Client closes.
+func (c *Client) settingsLoop() {
+	t := time.NewTicker(settingsRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+		s, _, err := loadSettings(c.ctx, c.st)
+		if err != nil {
+			if c.ctx.Err() == nil {
+				c.log.Warn("reload settings", "err", err)
+			}
+			continue
+		}
+		c.mu.Lock()
+		c.settings = s
+		c.mu.Unlock()
+	}
 }

@@ -3,7 +3,6 @@ package waent
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -97,12 +96,13 @@ type Client struct {
 	st  store.Store
 	log *slog.Logger
 
-	mu       sync.Mutex
-	acct     store.Account
-	settings Settings
-	started  bool
-	closed   bool
-	chat     *chatParts // nil until registered and started
+	mu           sync.Mutex
+	chatStarting bool
+	acct         store.Account
+	settings     Settings
+	started      bool
+	closed       bool
+	chat         *chatParts // nil until registered and started
 	// readiness: sends are accepted once the connection has been up and
 	// the offline backlog processed (or ReadyTimeout passed).
 	ready       bool
@@ -111,6 +111,8 @@ type Client struct {
 	pendingCode *pendingRegistration
 
 	decryptFailures decryptLog
+	// lookups bounds the background contact checks of no_wait requests.
+	lookups chan struct{}
 
 	bg   sync.WaitGroup // background work (contact lookups, key uploads)
 	stop context.CancelFunc
@@ -133,7 +135,8 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("waent: Config.Store is required")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Client{cfg: cfg, st: cfg.Store, log: cfg.Logger, identities: map[string]bool{}, ctx: ctx, stop: cancel}, nil
+	return &Client{cfg: cfg, st: cfg.Store, log: cfg.Logger, identities: map[string]bool{}, ctx: ctx, stop: cancel,
+		lookups: make(chan struct{}, 4)}, nil
 }
 
 func (c *Client) now() time.Time { return c.cfg.Now() }
@@ -158,7 +161,12 @@ func (c *Client) Start(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	c.acct, c.settings = acct, s
+	c.bg.Add(1)
 	c.mu.Unlock()
+	go func() {
+		defer c.bg.Done()
+		c.settingsLoop()
+	}()
 	if acct.State == store.RegistrationRegistered {
 		return c.startChat(acct)
 	}
@@ -194,6 +202,24 @@ func (c *Client) loadAccount(ctx context.Context) (store.Account, error) {
 // startChat builds the Signal engine, the outbox and the connection for a
 // registered account and connects.
 func (c *Client) startChat(acct store.Account) error {
+	// Start, Register and Verify may race (a double-submitted verify):
+	// exactly one of them builds the chat parts.
+	c.mu.Lock()
+	switch {
+	case c.closed:
+		c.mu.Unlock()
+		return errClientClosed
+	case c.chat != nil || c.chatStarting:
+		c.mu.Unlock()
+		return nil
+	}
+	c.chatStarting = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.chatStarting = false
+		c.mu.Unlock()
+	}()
 	sig, err := crypto.New(acct, crypto.Options{Now: c.cfg.Now, Logger: c.log})
 	if err != nil {
 		return newError(CodeInternal, "signal", err)
@@ -216,7 +242,7 @@ func (c *Client) startChat(acct store.Account) error {
 		Store: c.st, Signal: sig, Transport: cc, Now: c.cfg.Now, Logger: c.log,
 		BatchSize: c.cfg.OutboxBatchSize, Window: c.cfg.OutboxWindow, AckTimeout: c.cfg.OutboxAckTimeout,
 		RetryMin: c.cfg.OutboxRetryMin, RetryMax: c.cfg.OutboxRetryMax, MemoryLimit: c.cfg.OutboxMemoryLimit,
-		Hooks: outbox.Hooks{Wire: wireOf, OnStatuses: c.statusCallbacks, OnIdentityChange: c.outboundIdentityChange},
+		Hooks: outbox.Hooks{Wire: wireOf, OnStatuses: c.statusCallbacks, OnIdentityChange: c.outboundIdentityChange, Held: c.heldForIdentity},
 	})
 	if err != nil {
 		return newError(CodeInternal, "outbox", err)
@@ -237,7 +263,10 @@ func (c *Client) startChat(acct store.Account) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return errors.New("waent: Client closed")
+		// Closed while we were building: nothing was started yet.
+		parts.inbound.Close()
+		ob.Close()
+		return errClientClosed
 	}
 	c.chat = parts
 	c.mu.Unlock()
@@ -371,6 +400,5 @@ func (c *Client) parts() (*chatParts, error) {
 	return c.chat, nil
 }
 
-func errf(code int, format string, args ...any) *Error {
-	return newError(code, fmt.Sprintf(format, args...), nil)
-}
+var errClientClosed = errors.New("waent: Client closed")
+

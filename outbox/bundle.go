@@ -56,12 +56,19 @@ func fetchBundles(ctx context.Context, t Transport, users []string) (bundles map
 	return bundles, missing, nil
 }
 
-// ParseBundle reads the key children of a prekey-service <user> (or of a
-// retry receipt's <keys>), with or without a <keys> wrapper: registration
-// (4 bytes), type (0x05), identity, skey{id,value,signature} and an
-// optional key{id,value}. The bundle is checked with Verify.
+// ParseBundle reads the key children of a prekey-service <user> or of a
+// retry receipt, with or without a <keys> wrapper: registration (4
+// bytes), type (0x05), identity, skey{id,value,signature} and an optional
+// key{id,value}. The bundle is checked with Verify.
 func ParseBundle(n wabin.Node) (crypto.Bundle, error) {
+	// A retry receipt carries <registration> beside <keys>, the prekey
+	// service inside <user>; accept both.
 	if k, ok := n.Child("keys"); ok {
+		if _, inside := k.Child("registration"); !inside {
+			if reg, ok := n.Child("registration"); ok {
+				k.Content = append(append([]wabin.Node(nil), k.Children()...), reg)
+			}
+		}
 		n = k
 	}
 	var b crypto.Bundle

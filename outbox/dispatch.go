@@ -61,6 +61,7 @@ type dispatcher struct {
 	// sessions caches which peers have a Signal session, so the common
 	// case needs no read before the encrypt transaction.
 	sessions map[string]bool
+	tick     *time.Ticker
 }
 
 func newDispatcher(o *Outbox) *dispatcher {
@@ -74,8 +75,8 @@ func newDispatcher(o *Outbox) *dispatcher {
 }
 
 func (d *dispatcher) run(ctx context.Context) {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	d.tick = time.NewTicker(time.Second)
+	defer d.tick.Stop()
 	for {
 		// Take every pending event without blocking, then send what is
 		// sendable; block only when there is nothing to do.
@@ -83,7 +84,7 @@ func (d *dispatcher) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if d.connected && d.overflow && len(d.known) < d.cfg.MemoryLimit/2 {
+		if d.connected && d.overflow && len(d.known) < max(1, d.cfg.MemoryLimit/2) {
 			d.load(ctx)
 		}
 		if d.connected {
@@ -107,7 +108,7 @@ func (d *dispatcher) run(ctx context.Context) {
 			d.setConnected(up)
 		case c := <-d.o.lenReq:
 			c <- len(d.known)
-		case <-tick.C:
+		case <-d.tick.C:
 			d.expire()
 		}
 	}
@@ -128,6 +129,10 @@ func (d *dispatcher) drainEvents(ctx context.Context) {
 			d.setConnected(up)
 		case c := <-d.o.lenReq:
 			c <- len(d.known)
+		case <-d.tick.C:
+			// Checked here too: under steady load the loop never blocks,
+			// and an ack that never comes must still expire.
+			d.expire()
 		default:
 			return
 		}
@@ -144,6 +149,7 @@ func (d *dispatcher) setConnected(up bool) {
 	for _, r := range d.byPeer {
 		for _, it := range r.items {
 			it.sentAt = time.Time{}
+			it.again = false // it goes out again anyway
 		}
 		r.inFlight = 0
 	}
@@ -185,6 +191,13 @@ func (d *dispatcher) push(it *item) {
 // load brings items from the store that memory does not hold, oldest
 // first; once a load returns fewer than asked, memory has everything.
 func (d *dispatcher) load(ctx context.Context) {
+	// Rows of messages this dispatcher already let go of (acked, failed)
+	// may still await their removal in the status committer; wait for it,
+	// or they would be loaded and sent a second time.
+	if err := d.o.statusBarrier(ctx); err != nil {
+		d.o.log.Error("load outbox: wait for status commits", "err", err)
+		return
+	}
 	room := d.cfg.MemoryLimit - len(d.known)
 	limit := len(d.known) + room
 	far := d.cfg.Now().Add(100 * 365 * 24 * time.Hour)
@@ -250,17 +263,27 @@ func (d *dispatcher) send(ctx context.Context, batch []*item) {
 	}
 	var nodes []wabin.Node
 	var failed []StatusChange
-	var failedItems []*item
+	var failedItems, later []*item
+	var laterWhy []error
+	held := map[string]bool{}
 	err := d.cfg.Store.InTx(ctx, func(tx store.Store) error {
-		nodes, failed, failedItems = nodes[:0], failed[:0], failedItems[:0]
+		nodes, failed, failedItems, later, laterWhy = nodes[:0], failed[:0], failedItems[:0], later[:0], laterWhy[:0]
+		clear(held)
 		b := d.cfg.Signal.Begin(tx)
+		fail480 := func(it *item) {
+			failed = append(failed, d.failure(it, 480, "User potentially changed", "the recipient's identity changed and must be acknowledged"))
+			failedItems = append(failedItems, it)
+		}
 		for _, it := range batch {
-			if it.wire == nil {
-				continue // wire form unavailable: failed in ensureWire
-			}
 			addr := store.Address{Name: it.peer}
 			if bn, ok := it.pendingBundle(); ok {
 				ch, err := b.ProcessBundle(ctx, addr, bn)
+				if errors.Is(err, crypto.ErrInvalidBundle) {
+					// This peer's problem only: fetch again later.
+					it.fetchBundle = true
+					later, laterWhy = append(later, it), append(laterWhy, err)
+					continue
+				}
 				if err != nil {
 					return fmt.Errorf("session with %s: %w", it.peer, err)
 				}
@@ -270,13 +293,33 @@ func (d *dispatcher) send(ctx context.Context, batch []*item) {
 						return err
 					}
 					if fail {
-						failed = append(failed, d.failure(it, 480, "User potentially changed", "the recipient's identity changed and must be acknowledged"))
-						failedItems = append(failedItems, it)
-						continue
+						held[it.peer] = true
 					}
 				}
 			}
+			// Every message to a peer whose identity change awaits the
+			// business's acknowledgement is held back, not only the one
+			// that found the change.
+			h, seen := held[it.peer]
+			if !seen && d.cfg.Hooks.Held != nil {
+				var err error
+				if h, err = d.cfg.Hooks.Held(ctx, tx, it.peer); err != nil {
+					return err
+				}
+				held[it.peer] = h
+			}
+			if h {
+				fail480(it)
+				continue
+			}
 			ct, err := b.Encrypt(ctx, addr, it.wire.Plaintext)
+			if errors.Is(err, crypto.ErrNoSession) {
+				// The session went away under us (an identity change
+				// notification): build a new one on the next attempt.
+				it.fetchBundle = true
+				later, laterWhy = append(later, it), append(laterWhy, err)
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("encrypt for %s: %w", it.peer, err)
 			}
@@ -294,6 +337,10 @@ func (d *dispatcher) send(ctx context.Context, batch []*item) {
 			d.backOff(it, err.Error())
 		}
 		return
+	}
+	for i, it := range later {
+		d.sessions[it.peer] = false
+		d.backOff(it, laterWhy[i].Error())
 	}
 	d.finish(ctx, failedItems, failed)
 	debug := d.o.log.Enabled(ctx, slog.LevelDebug)
@@ -329,8 +376,11 @@ func (d *dispatcher) ensureWire(ctx context.Context, batch []*item) {
 		m, err := d.cfg.Store.GetMessage(ctx, it.id)
 		if errors.Is(err, store.ErrNotFound) {
 			// Deleted under us (garbage collection of a dead message):
-			// nothing left to send.
+			// nothing left to send, and its outbox row goes too.
 			d.drop(it)
+			if err := d.o.ApplyStatuses(context.Background(), false, StatusChange{MessageID: it.id, Peer: it.peer, Final: true}); err != nil {
+				d.o.log.Error("remove outbox row of a deleted message", "id", it.id, "err", err)
+			}
 			continue
 		}
 		if err != nil {
@@ -524,8 +574,10 @@ func (d *dispatcher) ack(ctx context.Context, r ackResult) {
 	case r.errCode == 0 && it.again:
 		// A retry receipt came for the copy now acked: send it again.
 		it.again = false
-		it.sentAt = time.Time{}
-		d.byPeer[it.peer].inFlight--
+		if it.inFlight() {
+			it.sentAt = time.Time{}
+			d.byPeer[it.peer].inFlight--
+		}
 	case r.errCode == 0:
 		d.drop(it) // HandleAck recorded the status and removed the row
 	case r.errCode == 404:

@@ -70,6 +70,10 @@ type Hooks struct {
 	// recipient's identity key changed. Returning fail makes the message
 	// fail (the peer must be acknowledged first) instead of being sent.
 	OnIdentityChange func(ctx context.Context, tx store.Store, ch crypto.IdentityChange) (fail bool, err error)
+	// Held reports, inside the encrypt transaction, whether messages to
+	// peer must fail (480) instead of going out: an identity change the
+	// business has not acknowledged. Asked once per peer per batch.
+	Held func(ctx context.Context, tx store.Store, peer string) (bool, error)
 }
 
 // Config configures an Outbox. Zero tunables take the defaults.
@@ -142,8 +146,10 @@ type Outbox struct {
 	conn    chan bool
 	lenReq  chan chan int
 
+	mu      sync.Mutex // Start and Close
 	stop    context.CancelFunc
 	started bool
+	closed  bool
 	done    chan struct{} // closed when the dispatcher has stopped
 }
 
@@ -179,6 +185,8 @@ func New(cfg Config) (*Outbox, error) {
 // Start launches the dispatcher. It sends only while the transport is
 // connected (SetConnected).
 func (o *Outbox) Start() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	if o.started {
 		return
 	}
@@ -196,6 +204,12 @@ func (o *Outbox) Start() {
 // Messages not yet acked stay in the store and are sent after the next
 // Start.
 func (o *Outbox) Close() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return
+	}
+	o.closed = true
 	o.inserts.Close()
 	if o.started {
 		o.stop()
@@ -220,15 +234,13 @@ func (o *Outbox) Enqueue(ctx context.Context, msgs ...Message) error {
 			return fmt.Errorf("outbox: enqueue: %w", err)
 		}
 	}
+	// Once submitted, a message may commit whatever ctx does; answering
+	// "failed" for a message that is then sent would make the caller send
+	// it again under a new id. A commit takes milliseconds, so wait.
 	var first error
 	for range msgs {
-		select {
-		case err := <-errs:
-			if err != nil && first == nil {
-				first = err
-			}
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := <-errs; err != nil && first == nil {
+			first = err
 		}
 	}
 	return first
@@ -302,22 +314,60 @@ func (o *Outbox) logStatusErr(err error) {
 }
 
 func (o *Outbox) commitStatuses(ctx context.Context, changes []StatusChange) error {
+	err := o.applyStatusBatch(ctx, changes)
+	if err == nil || len(changes) == 1 || !errors.Is(err, store.ErrInvalid) {
+		return err
+	}
+	// One change the store rejects (a receipt naming an impossible id,
+	// say) must not take the others down with it: apply them one by one,
+	// drop the invalid ones, and report only real failures.
+	var first error
+	for _, c := range changes {
+		if err := o.applyStatusBatch(ctx, []StatusChange{c}); err != nil {
+			if errors.Is(err, store.ErrInvalid) {
+				o.log.Warn("status change dropped", "id", c.MessageID, "err", err)
+				continue
+			}
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+func (o *Outbox) applyStatusBatch(ctx context.Context, changes []StatusChange) error {
 	var events []store.StatusEvent
 	var evChanges []StatusChange
-	var final, requeue []string
-	var requeueItems []store.OutboxItem
-	now := o.cfg.Now()
+	// What happens to each id's outbox row is decided by its changes in
+	// submission order: an ack's removal followed by a retry's re-queue
+	// leaves the row, the other way round removes it.
+	rowAction := map[string]bool{} // id → true: re-queue, false: remove
+	var order []string
+	peers := map[string]string{}
 	for _, c := range changes {
+		if c.MessageID == "" {
+			continue // a barrier: only its commit matters
+		}
 		if c.Status != "" {
 			events = append(events, store.StatusEvent{MessageID: c.MessageID, Status: c.Status, At: c.At, ErrorCode: c.ErrorCode, ErrorDetail: c.ErrorDetail})
 			evChanges = append(evChanges, c)
 		}
-		if c.Final {
-			final = append(final, c.MessageID)
+		if c.Final || c.requeue {
+			if _, seen := rowAction[c.MessageID]; !seen {
+				order = append(order, c.MessageID)
+			}
+			rowAction[c.MessageID] = c.requeue
+			peers[c.MessageID] = c.Peer
 		}
-		if c.requeue {
-			requeue = append(requeue, c.MessageID)
-			requeueItems = append(requeueItems, store.OutboxItem{MessageID: c.MessageID, Recipient: c.Peer, NextAttemptAt: now, CreatedAt: now})
+	}
+	var remove []string
+	var requeue []store.OutboxItem
+	now := o.cfg.Now()
+	for _, id := range order {
+		remove = append(remove, id) // a re-queue replaces any row still there
+		if rowAction[id] {
+			requeue = append(requeue, store.OutboxItem{MessageID: id, Recipient: peers[id], NextAttemptAt: now, CreatedAt: now})
 		}
 	}
 	return o.cfg.Store.InTx(ctx, func(tx store.Store) error {
@@ -325,18 +375,13 @@ func (o *Outbox) commitStatuses(ctx context.Context, changes []StatusChange) err
 		if err != nil {
 			return err
 		}
-		if len(final) > 0 {
-			if _, err := tx.DeleteOutbox(ctx, final); err != nil {
+		if len(remove) > 0 {
+			if _, err := tx.DeleteOutbox(ctx, remove); err != nil {
 				return err
 			}
 		}
 		if len(requeue) > 0 {
-			// Delete first: the row may still be there, and a re-queue
-			// after a delete in this same batch must win.
-			if _, err := tx.DeleteOutbox(ctx, requeue); err != nil {
-				return err
-			}
-			if err := tx.EnqueueOutbox(ctx, requeueItems); err != nil {
+			if err := tx.EnqueueOutbox(ctx, requeue); err != nil {
 				return err
 			}
 		}
@@ -354,6 +399,21 @@ func (o *Outbox) commitStatuses(ctx context.Context, changes []StatusChange) err
 		}
 		return o.cfg.Hooks.OnStatuses(ctx, tx, applied)
 	})
+}
+
+// statusBarrier returns once every status change submitted before it is
+// committed (or failed).
+func (o *Outbox) statusBarrier(ctx context.Context) error {
+	done := make(chan error, 1)
+	if err := o.statuses.SubmitAsync(ctx, StatusChange{}, func(err error) { done <- err }); err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // SetConnected tells the outbox whether the transport can send. Messages

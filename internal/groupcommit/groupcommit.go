@@ -20,10 +20,12 @@ type Group[T any] struct {
 	fn  func(ctx context.Context, items []T) error
 	max int
 
-	in     chan request[T]
-	stop   chan struct{}
-	done   chan struct{}
-	closed sync.Once
+	in   chan request[T]
+	stop chan struct{}
+	done chan struct{}
+
+	mu       sync.RWMutex // held for reading by submitters, for writing by Close
+	isClosed bool
 }
 
 type request[T any] struct {
@@ -62,16 +64,16 @@ func (g *Group[T]) Submit(ctx context.Context, item T) error {
 // called from the Group's goroutine with the batch's result. It blocks
 // only while the queue is full, which is the back pressure on producers.
 func (g *Group[T]) SubmitAsync(ctx context.Context, item T, done func(error)) error {
-	select {
-	case <-g.stop:
+	// The read lock keeps Close from stopping the loop while a submission
+	// is on its way in: an item accepted here is always committed.
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if g.isClosed {
 		return ErrClosed
-	default:
 	}
 	select {
 	case g.in <- request[T]{item: item, done: done}:
 		return nil
-	case <-g.stop:
-		return ErrClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -124,6 +126,11 @@ func (g *Group[T]) run(batch []request[T], items []T) {
 
 // Close stops accepting items, commits those already accepted and waits.
 func (g *Group[T]) Close() {
-	g.closed.Do(func() { close(g.stop) })
+	g.mu.Lock()
+	if !g.isClosed {
+		g.isClosed = true
+		close(g.stop)
+	}
+	g.mu.Unlock()
 	<-g.done
 }

@@ -4,17 +4,19 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"runtime"
 	"sync/atomic"
 	"testing"
 )
 
 func TestBatchesConcurrentSubmissions(t *testing.T) {
 	var calls, total atomic.Int64
-	release := make(chan struct{})
+	release, holding := make(chan struct{}), make(chan struct{})
 	first := true
 	g := New(64, func(ctx context.Context, items []int) error {
 		if first {
 			first = false
+			close(holding)
 			<-release // hold the first commit so the rest pile up
 		}
 		calls.Add(1)
@@ -25,15 +27,14 @@ func TestBatchesConcurrentSubmissions(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); g.Submit(context.Background(), 0) }()
-	for calls.Load() == 0 && len(g.in) != 0 {
-	}
+	<-holding
 	const n = 50
 	for i := 1; i <= n; i++ {
 		wg.Add(1)
 		go func() { defer wg.Done(); g.Submit(context.Background(), i) }()
 	}
 	for len(g.in) < n {
-		// wait until every submission is queued behind the held commit
+		runtime.Gosched() // until every submission is queued behind the held commit
 	}
 	close(release)
 	wg.Wait()
