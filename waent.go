@@ -401,4 +401,3 @@ func (c *Client) parts() (*chatParts, error) {
 }
 
 var errClientClosed = errors.New("waent: Client closed")
-

@@ -3,8 +3,8 @@ package groupcommit
 import (
 	"context"
 	"errors"
-	"sync"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
