@@ -348,7 +348,14 @@ func (c *Client) handleReceipt(ctx context.Context, parts *chatParts, n wabin.No
 
 // handleNotification acts on server notifications and acks each.
 func (c *Client) handleNotification(ctx context.Context, parts *chatParts, n wabin.Node) {
-	defer c.sendAck(parts, n, 0)
+	// Acked once acted upon; when a store write fails the ack is held
+	// back, and the server delivers the notification again later.
+	failed := false
+	defer func() {
+		if !failed {
+			c.sendAck(parts, n, 0)
+		}
+	}()
 	from, _ := n.AttrJID("from")
 	switch n.AttrString("type") {
 	case "encrypt":
@@ -369,6 +376,7 @@ func (c *Client) handleNotification(ctx context.Context, parts *chatParts, n wab
 			})
 			if err != nil {
 				c.log.Error("drop sessions after identity change", "peer", from.User, "err", err)
+				failed = true
 			}
 			parts.ob.ForgetSession(from.User)
 		}
@@ -390,6 +398,7 @@ func (c *Client) handleNotification(ctx context.Context, parts *chatParts, n wab
 		}
 		if err != nil {
 			c.log.Error("record number change", "err", err)
+			failed = true
 		}
 	}
 }
