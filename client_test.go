@@ -46,23 +46,31 @@ func startClient(t testing.TB, net *waenttest.Network, st store.Store) *waent.Cl
 		t.Fatal(err)
 	}
 	if c.WAID() == "" {
-		res, err := c.Register(ctx, waent.RegisterRequest{CC: businessCC, PhoneNumber: businessNumber, Method: "sms"})
-		if err != nil {
-			t.Fatalf("register: %v", err)
-		}
-		if res.AlreadyRegistered {
-			t.Fatal("fresh account reported as registered")
-		}
-		code, ok := net.Registration().IssuedCode(businessCC, businessNumber)
-		if !ok {
-			t.Fatal("no code issued")
-		}
-		if err := c.Verify(ctx, code); err != nil {
-			t.Fatalf("verify: %v", err)
-		}
+		register(t, net, c)
 	}
 	waitFor(t, 20*time.Second, "client ready", c.Ready)
 	return c
+}
+
+// register takes a started, unregistered client through POST
+// /v1/account and /v1/account/verify with the code the network issued.
+func register(t testing.TB, net *waenttest.Network, c *waent.Client) {
+	t.Helper()
+	ctx := context.Background()
+	res, err := c.Register(ctx, waent.RegisterRequest{CC: businessCC, PhoneNumber: businessNumber, Method: "sms"})
+	if err != nil {
+		t.Fatalf("register: %v", err)
+	}
+	if res.AlreadyRegistered {
+		t.Fatal("fresh account reported as registered")
+	}
+	code, ok := net.Registration().IssuedCode(businessCC, businessNumber)
+	if !ok {
+		t.Fatal("no code issued")
+	}
+	if err := c.Verify(ctx, code); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
 }
 
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {

@@ -30,13 +30,7 @@ func TestBacklogBeyondMemory(t *testing.T) {
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Register(ctx, waent.RegisterRequest{CC: businessCC, PhoneNumber: businessNumber, Method: "sms"}); err != nil {
-		t.Fatal(err)
-	}
-	code, _ := net.Registration().IssuedCode(businessCC, businessNumber)
-	if err := c.Verify(ctx, code); err != nil {
-		t.Fatal(err)
-	}
+	register(t, net, c)
 	waitFor(t, 20*time.Second, "ready", c.Ready)
 	users := newUsers(t, net, 4)
 	const per = 200

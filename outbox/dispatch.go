@@ -98,40 +98,25 @@ func (d *dispatcher) run(ctx context.Context) {
 			return
 		case <-d.o.feed.ready:
 			d.add(d.o.feed.take())
-		case r := <-d.o.acks:
-			d.ack(ctx, r)
-		case r := <-d.o.retries:
-			d.retry(ctx, r.node, r.done)
-		case peer := <-d.o.forget:
-			d.sessions[peer] = false
-		case up := <-d.o.conn:
-			d.setConnected(up)
-		case c := <-d.o.lenReq:
-			c <- len(d.known)
+		case e := <-d.o.events:
+			e(ctx, d)
 		case <-d.tick.C:
 			d.expire()
 		}
 	}
 }
 
+// drainEvents handles every event that is ready, without blocking. The
+// ticker is served here too: under steady load the loop never blocks, and
+// an ack that never comes must still expire.
 func (d *dispatcher) drainEvents(ctx context.Context) {
 	for {
 		select {
 		case <-d.o.feed.ready:
 			d.add(d.o.feed.take())
-		case r := <-d.o.acks:
-			d.ack(ctx, r)
-		case r := <-d.o.retries:
-			d.retry(ctx, r.node, r.done)
-		case peer := <-d.o.forget:
-			d.sessions[peer] = false
-		case up := <-d.o.conn:
-			d.setConnected(up)
-		case c := <-d.o.lenReq:
-			c <- len(d.known)
+		case e := <-d.o.events:
+			e(ctx, d)
 		case <-d.tick.C:
-			// Checked here too: under steady load the loop never blocks,
-			// and an ack that never comes must still expire.
 			d.expire()
 		default:
 			return
@@ -261,6 +246,10 @@ func (d *dispatcher) send(ctx context.Context, batch []*item) {
 	if len(batch) == 0 {
 		return
 	}
+	if nodes, ok := d.sendOptimistic(ctx, batch); ok {
+		d.write(ctx, batch, nodes)
+		return
+	}
 	var nodes []wabin.Node
 	var failed []StatusChange
 	var failedItems, later []*item
@@ -343,6 +332,12 @@ func (d *dispatcher) send(ctx context.Context, batch []*item) {
 		d.backOff(it, laterWhy[i].Error())
 	}
 	d.finish(ctx, failedItems, failed)
+	d.write(ctx, batch, nodes)
+}
+
+// write puts the encrypted messages on the wire, in order, and starts
+// their ack clocks.
+func (d *dispatcher) write(ctx context.Context, batch []*item, nodes []wabin.Node) {
 	debug := d.o.log.Enabled(ctx, slog.LevelDebug)
 	for i := range nodes {
 		if debug {

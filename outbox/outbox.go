@@ -139,12 +139,11 @@ type Outbox struct {
 	inserts  *groupcommit.Group[Message]
 	statuses *groupcommit.Group[StatusChange]
 
-	feed    *feedQueue
-	acks    chan ackResult
-	retries chan retryReq
-	forget  chan string
-	conn    chan bool
-	lenReq  chan chan int
+	feed *feedQueue
+	// events carries everything else the dispatcher acts on, in the
+	// order it happened (an ack before the retry receipt that follows it
+	// on the wire); each runs on the dispatcher's goroutine.
+	events chan event
 
 	mu      sync.Mutex // Start and Close
 	stop    context.CancelFunc
@@ -167,15 +166,11 @@ func New(cfg Config) (*Outbox, error) {
 		return nil, errors.New("outbox: Config.Hooks.Wire is required")
 	}
 	o := &Outbox{
-		cfg:     cfg,
-		log:     cfg.Logger.With("component", "outbox"),
-		feed:    &feedQueue{ready: make(chan struct{}, 1), limit: cfg.MemoryLimit},
-		acks:    make(chan ackResult, 4096),
-		retries: make(chan retryReq, 256),
-		forget:  make(chan string, 256),
-		conn:    make(chan bool, 16),
-		lenReq:  make(chan chan int),
-		done:    make(chan struct{}),
+		cfg:    cfg,
+		log:    cfg.Logger.With("component", "outbox"),
+		feed:   &feedQueue{ready: make(chan struct{}, 1), limit: cfg.MemoryLimit},
+		events: make(chan event, 4096),
+		done:   make(chan struct{}),
 	}
 	o.inserts = groupcommit.New(cfg.BatchSize, o.commitInserts)
 	o.statuses = groupcommit.New(cfg.BatchSize, o.commitStatuses)
@@ -420,7 +415,7 @@ func (o *Outbox) statusBarrier(ctx context.Context) error {
 // awaiting an ack when the connection drops are sent again once it is back.
 func (o *Outbox) SetConnected(up bool) {
 	select {
-	case o.conn <- up:
+	case o.events <- func(ctx context.Context, d *dispatcher) { d.setConnected(up) }:
 	case <-o.doneCh():
 	}
 }
@@ -458,7 +453,7 @@ func (o *Outbox) HandleAck(n wabin.Node) {
 		}
 	}
 	select {
-	case o.acks <- r:
+	case o.events <- func(ctx context.Context, d *dispatcher) { d.ack(ctx, r) }:
 	case <-o.doneCh():
 	}
 }
@@ -470,22 +465,20 @@ func (o *Outbox) HandleAck(n wabin.Node) {
 // makes the server deliver the receipt again.
 func (o *Outbox) HandleRetry(n wabin.Node, done func()) {
 	select {
-	case o.retries <- retryReq{node: n, done: done}:
+	case o.events <- func(ctx context.Context, d *dispatcher) { d.retry(ctx, n, done) }:
 	case <-o.doneCh():
 	}
 }
 
-type retryReq struct {
-	node wabin.Node
-	done func()
-}
+// event is work for the dispatcher's goroutine.
+type event func(ctx context.Context, d *dispatcher)
 
 // ForgetSession tells the outbox that the session with peer was dropped
 // (an identity change notification), so the next message to peer fetches
 // a fresh prekey bundle.
 func (o *Outbox) ForgetSession(peer string) {
 	select {
-	case o.forget <- peer:
+	case o.events <- func(ctx context.Context, d *dispatcher) { d.sessions[peer] = false }:
 	case <-o.doneCh():
 	}
 }
@@ -495,7 +488,7 @@ func (o *Outbox) ForgetSession(peer string) {
 func (o *Outbox) Len() int {
 	c := make(chan int, 1)
 	select {
-	case o.lenReq <- c:
+	case o.events <- func(ctx context.Context, d *dispatcher) { c <- len(d.known) }:
 		return <-c
 	case <-o.doneCh():
 		return 0
