@@ -368,8 +368,13 @@ func TestRevokedMessage(t *testing.T) {
 // with each other at the same moment; both sides end up decrypting
 // everything (libsignal keeps both sessions).
 func TestSimultaneousFirstContact(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) { simultaneousFirstContact(t, open(t)) })
+	}
+}
+
+func simultaneousFirstContact(t *testing.T, st store.Store) {
 	net := waenttest.New(t)
-	st := sqltest.Open(t, sqlstore.SQLite)
 	c := startClient(t, net, st)
 	users := newUsers(t, net, 5)
 	ctx := context.Background()
@@ -415,5 +420,81 @@ func TestSimultaneousFirstContact(t *testing.T) {
 	}
 	if n := c.DecryptFailures(); n != 0 {
 		t.Errorf("business failed to decrypt %d messages", n)
+	}
+}
+
+// TestConcurrentBothWays: the business and its users write to each other
+// at full speed on established sessions. Inbound decryption and outbound
+// encryption advance the same session records from two pipelines; on a
+// database with concurrent writers, a lost update shows up as messages
+// that cannot be decrypted on one side or the other.
+func TestConcurrentBothWays(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			net := waenttest.New(t)
+			st := open(t)
+			c := startClient(t, net, st)
+			users := newUsers(t, net, 3)
+			ctx := context.Background()
+			for _, u := range users { // sessions both ways first
+				if _, err := c.Send(ctx, text(u.Phone(), "hello")); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := u.WaitReceived(ctx, 1); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := u.SendText(ctx, business, "hi"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			const n = 150
+			var wg sync.WaitGroup
+			var inbound []string
+			var mu sync.Mutex
+			for _, u := range users {
+				wg.Add(2)
+				go func() {
+					defer wg.Done()
+					for k := range n {
+						if _, err := c.Send(ctx, text(u.Phone(), fmt.Sprint("out ", k))); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				}()
+				go func() {
+					defer wg.Done()
+					for k := range n {
+						id, err := u.SendText(ctx, business, fmt.Sprint("in ", k))
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						mu.Lock()
+						inbound = append(inbound, id)
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			for i, u := range users {
+				if _, err := u.WaitReceived(wctx, n+1); err != nil {
+					t.Fatalf("user %d: %v (received %d, %d decrypt failures)", i, err, len(u.Received()), u.DecryptFailures())
+				}
+			}
+			for _, id := range inbound {
+				waitFor(t, 10*time.Second, "inbound "+id, func() bool { _, err := st.GetMessage(ctx, id); return err == nil })
+			}
+			for i, u := range users {
+				if f := u.DecryptFailures(); f != 0 {
+					t.Errorf("user %d could not decrypt %d messages", i, f)
+				}
+			}
+			if f := c.DecryptFailures(); f != 0 {
+				t.Errorf("the business could not decrypt %d messages", f)
+			}
+		})
 	}
 }

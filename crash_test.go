@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/waent/waent/conn"
 	"github.com/waent/waent/store"
 	"github.com/waent/waent/store/sqlstore"
+	"github.com/waent/waent/store/sqlstore/sqltest"
 	"github.com/waent/waent/waenttest"
 )
 
@@ -113,6 +113,12 @@ func TestKillNineLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
+	for _, backend := range sqltest.Backends {
+		t.Run(string(backend), func(t *testing.T) { killNine(t, sqltest.DSN(t, backend)) })
+	}
+}
+
+func killNine(t *testing.T, dsn string) {
 	opts := waenttest.Options{}
 	if os.Getenv("WAENT_CRASH_DEBUG") != "" {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -122,8 +128,6 @@ func TestKillNineLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer net.Close()
-	dbPath := filepath.Join(t.TempDir(), "crash.db")
-	dsn := "sqlite:" + dbPath
 	ctx := context.Background()
 
 	// Register in the parent, then hand the database to the children.

@@ -90,6 +90,9 @@ func (c *Client) commitInbound(ctx context.Context, parts *chatParts, msgs []*in
 
 func (c *Client) commitInboundBatch(ctx context.Context, parts *chatParts, msgs []*inboundMsg) error {
 	settings := c.Settings()
+	// Sessions change here and in the outbox; see outbox.Config.SignalLock.
+	c.signalMu.Lock()
+	defer c.signalMu.Unlock()
 	return c.st.InTx(ctx, func(tx store.Store) error {
 		b := parts.sig.Begin(tx)
 		var recs []store.Message
@@ -370,10 +373,12 @@ func (c *Client) handleNotification(ctx context.Context, parts *chatParts, n wab
 			// The peer reinstalled: its old sessions are useless. The new
 			// identity is recorded (and reported) with the next message
 			// either way.
+			c.signalMu.Lock()
 			err := c.st.InTx(ctx, func(tx store.Store) error {
 				_, err := tx.DeleteSessions(ctx, from.User)
 				return err
 			})
+			c.signalMu.Unlock()
 			if err != nil {
 				c.log.Error("drop sessions after identity change", "peer", from.User, "err", err)
 				failed = true

@@ -98,11 +98,14 @@ type Client struct {
 
 	mu           sync.Mutex
 	chatStarting bool
-	acct         store.Account
-	settings     Settings
-	started      bool
-	closed       bool
-	chat         *chatParts // nil until registered and started
+	// signalMu serialises the transactions that change Signal sessions
+	// (inbound decryption, outbound encryption); see outbox.Config.
+	signalMu sync.Mutex
+	acct     store.Account
+	settings Settings
+	started  bool
+	closed   bool
+	chat     *chatParts // nil until registered and started
 	// readiness: sends are accepted once the connection has been up and
 	// the offline backlog processed (or ReadyTimeout passed).
 	ready       bool
@@ -242,7 +245,8 @@ func (c *Client) startChat(acct store.Account) error {
 		Store: c.st, Signal: sig, Transport: cc, Now: c.cfg.Now, Logger: c.log,
 		BatchSize: c.cfg.OutboxBatchSize, Window: c.cfg.OutboxWindow, AckTimeout: c.cfg.OutboxAckTimeout,
 		RetryMin: c.cfg.OutboxRetryMin, RetryMax: c.cfg.OutboxRetryMax, MemoryLimit: c.cfg.OutboxMemoryLimit,
-		Hooks: outbox.Hooks{Wire: wireOf, OnStatuses: c.statusCallbacks, OnIdentityChange: c.outboundIdentityChange, Held: c.heldForIdentity},
+		SignalLock: &c.signalMu,
+		Hooks:      outbox.Hooks{Wire: wireOf, OnStatuses: c.statusCallbacks, OnIdentityChange: c.outboundIdentityChange, Held: c.heldForIdentity},
 	})
 	if err != nil {
 		return newError(CodeInternal, "outbox", err)

@@ -255,6 +255,8 @@ func (d *dispatcher) send(ctx context.Context, batch []*item) {
 	var failedItems, later []*item
 	var laterWhy []error
 	held := map[string]bool{}
+	d.cfg.SignalLock.Lock()
+	defer d.cfg.SignalLock.Unlock()
 	err := d.cfg.Store.InTx(ctx, func(tx store.Store) error {
 		nodes, failed, failedItems, later, laterWhy = nodes[:0], failed[:0], failedItems[:0], later[:0], laterWhy[:0]
 		clear(held)

@@ -118,6 +118,8 @@ func (d *dispatcher) sendOptimistic(ctx context.Context, batch []*item) (nodes [
 		a, b := changed[i].Address, changed[j].Address
 		return a.Name < b.Name || a.Name == b.Name && a.DeviceID < b.DeviceID
 	})
+	d.cfg.SignalLock.Lock()
+	defer d.cfg.SignalLock.Unlock()
 	err := d.cfg.Store.InTx(ctx, func(tx store.Store) error {
 		for _, s := range changed {
 			cur, err := tx.GetSession(ctx, s.Address)

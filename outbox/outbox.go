@@ -100,6 +100,13 @@ type Config struct {
 	// MemoryLimit bounds the queued messages held in memory; the rest wait
 	// in the store and are loaded as memory frees. Default 100,000.
 	MemoryLimit int
+	// SignalLock is held around every transaction that reads and writes
+	// Signal sessions. Whoever else changes sessions in the same store
+	// (the inbound pipeline) must hold it too: databases with concurrent
+	// writers (PostgreSQL, MySQL) would otherwise let two transactions
+	// read one session record and the later commit silently undo the
+	// earlier ratchet step. Default: a lock of the Outbox's own.
+	SignalLock sync.Locker
 }
 
 func (c *Config) setDefaults() {
@@ -126,6 +133,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MemoryLimit <= 0 {
 		c.MemoryLimit = 100_000
+	}
+	if c.SignalLock == nil {
+		c.SignalLock = &sync.Mutex{}
 	}
 }
 
