@@ -498,3 +498,52 @@ func TestConcurrentBothWays(t *testing.T) {
 		})
 	}
 }
+
+// TestReceiptsOnlyForOwnMessages: a phone's receipt moves only messages
+// sent to that phone, never another user's nor a received one.
+func TestReceiptsOnlyForOwnMessages(t *testing.T) {
+	net := waenttest.New(t)
+	st := memstore.New()
+	c := startClient(t, net, st)
+	users := newUsers(t, net, 2)
+	a, b := users[0], users[1]
+	ctx := context.Background()
+	toA, err := c.Send(ctx, text(a.Phone(), "for a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.WaitReceived(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "delivered", func() bool { return statusOf(t, st, toA) == store.StatusDelivered })
+	fromB, err := b.SendText(ctx, business, "from b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "stored", func() bool { _, err := st.GetMessage(ctx, fromB); return err == nil })
+	// b claims to have read a's message and its own inbound one; a then
+	// reads its message for real, which is the last receipt the business
+	// processes.
+	if err := b.MarkRead(ctx, business, toA, fromB); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.MarkRead(ctx, business, toA); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "read by a", func() bool { return statusOf(t, st, toA) == store.StatusRead })
+	if s := statusOf(t, st, fromB); s != store.StatusReceived {
+		t.Fatalf("b's own message moved to %s by its receipt", s)
+	}
+	hist, err := st.StatusHistory(ctx, toA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(hist); n != 4 { // pending, sent, delivered, read (a's)
+		t.Fatalf("history %+v", hist)
+	}
+	for _, p := range callbacksOf(t, st, waent.KindStatus) {
+		if strings.Contains(p, fromB) {
+			t.Fatalf("status callback for an inbound message: %s", p)
+		}
+	}
+}

@@ -326,7 +326,7 @@ func (c *Client) handleReceipt(ctx context.Context, parts *chatParts, n wabin.No
 	changes := make([]outbox.StatusChange, 0, len(ids))
 	for _, id := range ids {
 		if id != "" && len(id) <= store.MaxIDLen && len(changes) < maxReceiptIDs {
-			changes = append(changes, outbox.StatusChange{MessageID: id, Peer: from.User, Status: status, At: at})
+			changes = append(changes, outbox.StatusChange{MessageID: id, Peer: from.User, Status: status, At: at, FromPeer: true})
 		}
 	}
 	if len(changes) == 0 {

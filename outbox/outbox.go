@@ -48,6 +48,9 @@ type StatusChange struct {
 	Final     bool
 	// Inbound marks a change of a received message (read by the business).
 	Inbound bool
+	// FromPeer marks a change reported by the peer itself (its receipt):
+	// it applies only to an outbound message to Peer.
+	FromPeer bool
 	// requeue puts the message back in the outbox (a retry receipt for a
 	// message that had left it). Status may be empty for this and for a
 	// Final-only change.
@@ -355,7 +358,11 @@ func (o *Outbox) applyStatusBatch(ctx context.Context, changes []StatusChange) e
 			continue // a barrier: only its commit matters
 		}
 		if c.Status != "" {
-			events = append(events, store.StatusEvent{MessageID: c.MessageID, Status: c.Status, At: c.At, ErrorCode: c.ErrorCode, ErrorDetail: c.ErrorDetail})
+			ev := store.StatusEvent{MessageID: c.MessageID, Status: c.Status, At: c.At, ErrorCode: c.ErrorCode, ErrorDetail: c.ErrorDetail}
+			if c.FromPeer {
+				ev.Peer, ev.Direction = c.Peer, store.Outbound
+			}
+			events = append(events, ev)
 			evChanges = append(evChanges, c)
 		}
 		if c.Final || c.requeue {

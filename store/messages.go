@@ -110,6 +110,13 @@ type StatusEvent struct {
 	// ErrorCode and ErrorDetail explain a failed status.
 	ErrorCode   int
 	ErrorDetail string
+	// Peer and Direction, when set, are conditions, not data: the event
+	// applies only to a message with that peer and direction, and is
+	// reported StatusUnknownMessage otherwise. A phone's receipt may move
+	// only the messages sent to that phone. They are not recorded in the
+	// history.
+	Peer      string
+	Direction Direction
 }
 
 // StatusOutcome tells what ApplyStatuses did with one event.

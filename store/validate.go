@@ -22,6 +22,9 @@ func (e StatusEvent) Validate() error {
 	if e.At.IsZero() {
 		return Invalidf("status %s: no time", e.MessageID)
 	}
+	if e.Direction != "" && !e.Direction.Valid() {
+		return Invalidf("status %s: unknown direction condition %q", e.MessageID, e.Direction)
+	}
 	return nil
 }
 

@@ -63,12 +63,13 @@ func (o op) ApplyStatuses(ctx context.Context, events []store.StatusEvent) ([]st
 	for i, e := range events {
 		m, ok := o.st.messages[e.MessageID]
 		switch {
-		case !ok:
+		case !ok, e.Peer != "" && e.Peer != m.Peer, e.Direction != "" && e.Direction != m.Direction:
 			out[i] = store.StatusUnknownMessage
 		case e.Status.Rank() <= m.Status.Rank():
 			out[i] = store.StatusStale
 		default:
 			e = copyStatusEvent(e)
+			e.Peer, e.Direction = "", "" // conditions, not history
 			m.Status = e.Status
 			m.UpdatedAt = e.At
 			put(o, o.st.messages, m.ID, m)

@@ -196,9 +196,10 @@ func (s *Store) ApplyStatuses(ctx context.Context, events []store.StatusEvent) (
 // rankState is one message's rank as read, and as the events of a chunk
 // leave it.
 type rankState struct {
-	read, rank int
-	status     string
-	at         int64
+	read, rank      int
+	status          string
+	at              int64
+	peer, direction string // for the events' conditions
 }
 
 // applyStatusChunk applies events (at most batchRows) in three statements
@@ -219,7 +220,7 @@ func (s *Store) applyStatusChunk(ctx context.Context, events []store.StatusEvent
 	// queue behind each other instead of deadlocking. SQLite needs neither:
 	// the transaction holds the database's only write lock from BEGIN.
 	var rows []messageRow
-	sel := s.w.NewSelect().Model(&rows).Column("id", "status_rank").Where("id IN (?)", bun.In(ids)).OrderExpr("id")
+	sel := s.w.NewSelect().Model(&rows).Column("id", "status_rank", "peer", "direction").Where("id IN (?)", bun.In(ids)).OrderExpr("id")
 	if s.backend != SQLite {
 		sel = sel.For("UPDATE")
 	}
@@ -228,14 +229,14 @@ func (s *Store) applyStatusChunk(ctx context.Context, events []store.StatusEvent
 	}
 	state := make(map[string]*rankState, len(rows))
 	for _, r := range rows {
-		state[r.ID] = &rankState{read: r.StatusRank, rank: r.StatusRank}
+		state[r.ID] = &rankState{read: r.StatusRank, rank: r.StatusRank, peer: r.Peer, direction: r.Direction}
 	}
 
 	var history []statusRow
 	for i, e := range events {
 		st := state[e.MessageID]
 		switch {
-		case st == nil:
+		case st == nil, e.Peer != "" && e.Peer != st.peer, e.Direction != "" && string(e.Direction) != st.direction:
 			outcomes[i] = store.StatusUnknownMessage
 		case e.Status.Rank() <= st.rank:
 			outcomes[i] = store.StatusStale

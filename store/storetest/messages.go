@@ -222,6 +222,29 @@ func testMessages(t *testing.T, s store.Store) {
 		checkHistory(t, s, "inbound after read", m.ID, []store.StatusEvent{initial(m), read})
 	})
 
+	t.Run("Conditions", func(t *testing.T) {
+		out, in := outMsg("m-cond-1", 0), inMsg("m-cond-2", 0)
+		addMsgs(t, s, out, in)
+		// A receipt from a phone: only that phone's outbound messages.
+		fromPhone := func(id, peer string, st store.Status, d time.Duration) store.StatusEvent {
+			e := event(id, st, d)
+			e.Peer, e.Direction = peer, store.Outbound
+			return e
+		}
+		delivered := fromPhone(out.ID, out.Peer, store.StatusDelivered, time.Second)
+		applyStatuses(t, s, "conditions", []store.StatusEvent{
+			fromPhone(out.ID, "someone-else", store.StatusRead, time.Second), // wrong peer
+			fromPhone(in.ID, in.Peer, store.StatusRead, time.Second),         // an inbound message
+			delivered,
+		}, []store.StatusOutcome{store.StatusUnknownMessage, store.StatusUnknownMessage, store.StatusApplied})
+		checkMessage(t, s, "outbound after conditional events", withStatus(out, delivered))
+		checkMessage(t, s, "inbound after conditional events", in)
+		// The conditions are not history.
+		recorded := delivered
+		recorded.Peer, recorded.Direction = "", ""
+		checkHistory(t, s, "after conditional events", out.ID, []store.StatusEvent{initial(out), recorded})
+	})
+
 	t.Run("LargeBatch", func(t *testing.T) { testLargeStatusBatch(t, s) })
 
 	t.Run("Invalid", func(t *testing.T) {
