@@ -547,3 +547,32 @@ func TestReceiptsOnlyForOwnMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestRevokeInOfflineBacklog: a message and its revoke arriving together
+// (while the client was down) still give the "deleted" status.
+func TestRevokeInOfflineBacklog(t *testing.T) {
+	net := waenttest.New(t)
+	st := sqltest.Open(t, sqlstore.SQLite)
+	c := startClient(t, net, st)
+	u := newUsers(t, net, 1)[0]
+	ctx := context.Background()
+	if _, err := u.SendText(ctx, business, "hi"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "first", func() bool { return len(callbacksOf(t, st, waent.KindInbound)) == 1 })
+	c.Close()
+	id, err := u.SendText(ctx, business, "oops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Send(ctx, business, &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{
+		Type: waE2E.ProtocolMessage_REVOKE.Enum(), Key: &waE2E.MessageKey{ID: proto.String(id)},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	startClient(t, net, st)
+	waitFor(t, 5*time.Second, "deleted", func() bool { return statusOf(t, st, id) == store.StatusDeleted })
+	if cbs := callbacksOf(t, st, waent.KindStatus); len(cbs) != 1 || !strings.Contains(cbs[0], `"status":"deleted"`) {
+		t.Fatalf("status callbacks %q", cbs)
+	}
+}

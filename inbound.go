@@ -31,9 +31,10 @@ type inboundMsg struct {
 	notify string
 
 	// results
-	decrypted bool // receipt and ack
-	retry     bool // decryption failed: retry receipt
-	nack      int  // unusable stanza: ack with this error
+	revokes   string // the id of the sender's message this one deletes
+	decrypted bool   // receipt and ack
+	retry     bool   // decryption failed: retry receipt
+	nack      int    // unusable stanza: ack with this error
 }
 
 // handleMessage hands a <message> to the inbound group commit. It returns
@@ -99,7 +100,7 @@ func (c *Client) commitInboundBatch(ctx context.Context, parts *chatParts, msgs 
 		var cbs [][]store.Callback // per record
 		var extra []store.Callback // callbacks not tied to a new record
 		for _, m := range msgs {
-			m.decrypted, m.retry, m.nack = false, false, 0
+			m.decrypted, m.retry, m.nack, m.revokes = false, false, 0, ""
 			if m.marker {
 				continue
 			}
@@ -123,6 +124,16 @@ func (c *Client) commitInboundBatch(ctx context.Context, parts *chatParts, msgs 
 					extra = append(extra, cbs[i]...)
 				}
 			}
+		}
+		for _, m := range msgs {
+			if m.revokes == "" {
+				continue
+			}
+			cb, err := c.deletedCallback(ctx, tx, m.revokes, m)
+			if err != nil {
+				return err
+			}
+			extra = append(extra, cb...)
 		}
 		if len(extra) > 0 {
 			if err := tx.EnqueueCallbacks(ctx, extra); err != nil {
@@ -186,12 +197,10 @@ func (c *Client) decodeInbound(ctx context.Context, b *crypto.Batch, tx store.St
 	}
 	if id, ok := content.Revoked(&pm); ok {
 		// The user deleted a message they sent: On-Premises reports a
-		// "deleted" status for it.
-		cb, err := c.deletedCallback(ctx, tx, id, m)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		return nil, nil, append(extra, cb...), nil
+		// "deleted" status for it. Applied after the batch's messages are
+		// stored, since the revoked one may be among them.
+		m.revokes = id
+		return nil, nil, extra, nil
 	}
 	entry, err := content.FromProto(&pm)
 	if errors.Is(err, content.ErrNoContent) {
