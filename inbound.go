@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -158,7 +159,9 @@ func (c *Client) decodeInbound(ctx context.Context, b *crypto.Batch, tx store.St
 			continue
 		}
 		d, err := b.Decrypt(ctx, addr, crypto.Ciphertext{Type: typ, Data: enc.Bytes()})
-		c.log.Debug("decrypt", "id", m.id, "from", m.from, "enc", typ, "count", enc.AttrString("count"), "replay", d.Replay, "err", err)
+		if c.log.Enabled(ctx, slog.LevelDebug) {
+			c.log.Debug("decrypt", "id", m.id, "from", m.from, "enc", typ, "count", enc.AttrString("count"), "replay", d.Replay, "err", err)
+		}
 		switch {
 		case err == nil:
 		case errors.Is(err, crypto.ErrDuplicate):

@@ -101,6 +101,8 @@ type Client struct {
 	// signalMu serialises the transactions that change Signal sessions
 	// (inbound decryption, outbound encryption); see outbox.Config.
 	signalMu sync.Mutex
+	// acctMu serialises creating the account on first use.
+	acctMu   sync.Mutex
 	acct     store.Account
 	settings Settings
 	started  bool
@@ -179,6 +181,10 @@ func (c *Client) Start(ctx context.Context) error {
 // loadAccount returns the stored account, creating a fresh unregistered
 // one (with its keys) on first start.
 func (c *Client) loadAccount(ctx context.Context) (store.Account, error) {
+	// Start and Register may both get here on a fresh install; only one
+	// may create the keys.
+	c.acctMu.Lock()
+	defer c.acctMu.Unlock()
 	acct, err := c.st.GetAccount(ctx)
 	if err == nil {
 		return acct, nil
