@@ -291,13 +291,9 @@ func (d *dispatcher) send(ctx context.Context, batch []*item) {
 			// Every message to a peer whose identity change awaits the
 			// business's acknowledgement is held back, not only the one
 			// that found the change.
-			h, seen := held[it.peer]
-			if !seen && d.cfg.Hooks.Held != nil {
-				var err error
-				if h, err = d.cfg.Hooks.Held(ctx, tx, it.peer); err != nil {
-					return err
-				}
-				held[it.peer] = h
+			h, err := d.isHeld(ctx, tx, held, it.peer)
+			if err != nil {
+				return err
 			}
 			if h {
 				fail480(it)
@@ -680,4 +676,18 @@ func (d *dispatcher) retry(ctx context.Context, n wabin.Node, done func()) {
 			it.fetchBundle = true
 		}
 	}
+}
+
+// isHeld asks Hooks.Held about peer once per batch (memo holds the
+// answers).
+func (d *dispatcher) isHeld(ctx context.Context, st store.Store, memo map[string]bool, peer string) (bool, error) {
+	if h, ok := memo[peer]; ok || d.cfg.Hooks.Held == nil {
+		return h, nil
+	}
+	h, err := d.cfg.Hooks.Held(ctx, st, peer)
+	if err != nil {
+		return false, err
+	}
+	memo[peer] = h
+	return h, nil
 }

@@ -89,13 +89,9 @@ func (d *dispatcher) sendOptimistic(ctx context.Context, batch []*item) (nodes [
 	b := d.cfg.Signal.Begin(ov)
 	held := map[string]bool{}
 	for _, it := range batch {
-		h, seen := held[it.peer]
-		if !seen && d.cfg.Hooks.Held != nil {
-			var err error
-			if h, err = d.cfg.Hooks.Held(ctx, d.cfg.Store, it.peer); err != nil {
-				return nil, false
-			}
-			held[it.peer] = h
+		h, err := d.isHeld(ctx, d.cfg.Store, held, it.peer)
+		if err != nil {
+			return nil, false
 		}
 		if h {
 			return nil, false // failures are recorded by the full path
