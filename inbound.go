@@ -235,6 +235,7 @@ func (c *Client) afterInbound(parts *chatParts, m *inboundMsg, err error) {
 		}
 		return
 	}
+	c.kickWebhooks()
 	switch {
 	case m.decrypted:
 		c.send(parts, wabin.Node{Tag: "receipt", Attrs: wabin.Attrs{"id": m.id, "to": wabin.NewJID(m.from, wabin.DefaultUserServer)}})

@@ -29,6 +29,9 @@ func (c *Client) Send(ctx context.Context, msg *content.Outgoing) (string, error
 	if !c.Ready() {
 		return "", newError(CodeServiceNotReady, "", nil)
 	}
+	if c.overloaded() {
+		return "", newError(CodeOverloaded, "the webhook is not accepting callbacks fast enough", nil)
+	}
 	if msg == nil {
 		return "", newError(CodeInvalidRequest, "empty message", nil)
 	}

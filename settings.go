@@ -17,14 +17,20 @@ type Settings struct {
 	// SentStatus is the legacy switch for "sent" status callbacks.
 	SentStatus bool `json:"sent_status"`
 	Webhooks   struct {
-		URL     string `json:"url,omitempty"`
-		Message struct {
+		URL string `json:"url,omitempty"`
+		// MaxConcurrentRequests is 6, 12, 18 or 24; read at Start.
+		MaxConcurrentRequests int `json:"max_concurrent_requests,omitempty"`
+		Message               struct {
 			Sent      *bool `json:"sent,omitempty"`
 			Delivered *bool `json:"delivered,omitempty"`
 			Read      *bool `json:"read,omitempty"`
 		} `json:"message"`
 	} `json:"webhooks"`
 	ShowSecurityNotifications bool `json:"show_security_notifications"`
+	// CallbackBackoffDelayMs and MaxCallbackBackoffDelayMs shape webhook
+	// retries (On-Prem defaults 3000 and 900000); read at Start.
+	CallbackBackoffDelayMs    int  `json:"callback_backoff_delay_ms,omitempty"`
+	MaxCallbackBackoffDelayMs int  `json:"max_callback_backoff_delay_ms,omitempty"`
 	NotifyUserChangeNumber    bool `json:"notify_user_change_number"`
 }
 

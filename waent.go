@@ -14,6 +14,7 @@ import (
 	"github.com/waent/waent/internal/groupcommit"
 	"github.com/waent/waent/outbox"
 	"github.com/waent/waent/store"
+	"github.com/waent/waent/webhook"
 )
 
 // Config configures a Client. Store is required; everything else has a
@@ -33,6 +34,20 @@ type Config struct {
 	// PushName is the name phones show for the business before it is
 	// saved as a contact.
 	PushName string
+
+	// Webhook receives the callbacks (inbound messages, statuses, system
+	// messages). Nil: HTTPS POSTs to the webhooks.url setting; while none
+	// is set, callbacks wait in the store.
+	Webhook webhook.Sink
+	// WebhookSecrets, when set, sign the HTTPS callbacks (Standard
+	// Webhooks); two during a rotation. WebhookCACertPEM adds roots to
+	// trust for the webhook server.
+	WebhookSecrets   []string
+	WebhookCACertPEM []byte
+	// MaxCallbackQueue bounds the callbacks waiting for the webhook: past
+	// it, Send fails with 1016 "System overloaded" instead of the queue
+	// growing without end. Default 100,000.
+	MaxCallbackQueue int
 
 	Now    func() time.Time // default time.Now
 	Logger *slog.Logger     // default slog.Default()
@@ -73,6 +88,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.InboundBatchSize <= 0 {
 		c.InboundBatchSize = 256
+	}
+	if c.MaxCallbackQueue <= 0 {
+		c.MaxCallbackQueue = 100_000
 	}
 }
 
@@ -118,6 +136,8 @@ type Client struct {
 	decryptFailures decryptLog
 	// lookups bounds the background contact checks of no_wait requests.
 	lookups chan struct{}
+	// hooks delivers the callback queue to the webhook.
+	hooks *webhook.Dispatcher
 
 	bg   sync.WaitGroup // background work (contact lookups, key uploads)
 	stop context.CancelFunc
@@ -164,10 +184,15 @@ func (c *Client) Start(ctx context.Context) error {
 	if err != nil {
 		return newError(CodeDatabase, "load settings", err)
 	}
+	hooks, err := c.newWebhooks(s)
+	if err != nil {
+		return err
+	}
 	c.mu.Lock()
-	c.acct, c.settings = acct, s
+	c.acct, c.settings, c.hooks = acct, s, hooks
 	c.bg.Add(1)
 	c.mu.Unlock()
+	hooks.Start()
 	go func() {
 		defer c.bg.Done()
 		c.settingsLoop()
@@ -252,7 +277,7 @@ func (c *Client) startChat(acct store.Account) error {
 		BatchSize: c.cfg.OutboxBatchSize, Window: c.cfg.OutboxWindow, AckTimeout: c.cfg.OutboxAckTimeout,
 		RetryMin: c.cfg.OutboxRetryMin, RetryMax: c.cfg.OutboxRetryMax, MemoryLimit: c.cfg.OutboxMemoryLimit,
 		SignalLock: &c.signalMu,
-		Hooks:      outbox.Hooks{Wire: wireOf, OnStatuses: c.statusCallbacks, OnIdentityChange: c.outboundIdentityChange, Held: c.heldForIdentity},
+		Hooks:      outbox.Hooks{Wire: wireOf, OnStatuses: c.statusCallbacks, OnIdentityChange: c.outboundIdentityChange, Held: c.heldForIdentity, Committed: c.kickWebhooks},
 	})
 	if err != nil {
 		return newError(CodeInternal, "outbox", err)
@@ -310,6 +335,12 @@ func (c *Client) Close() error {
 		parts.conn.Close()
 		parts.inbound.Close()
 		parts.ob.Close()
+	}
+	c.mu.Lock()
+	hooks := c.hooks
+	c.mu.Unlock()
+	if hooks != nil {
+		hooks.Close() // after the committers: what they queued is durable
 	}
 	c.stop()
 	c.bg.Wait()

@@ -77,6 +77,9 @@ type Hooks struct {
 	// peer must fail (480) instead of going out: an identity change the
 	// business has not acknowledged. Asked once per peer per batch.
 	Held func(ctx context.Context, tx store.Store, peer string) (bool, error)
+	// Committed runs after each committed batch of status changes (the
+	// callbacks OnStatuses queued are now visible).
+	Committed func()
 }
 
 // Config configures an Outbox. Zero tunables take the defaults.
@@ -321,8 +324,11 @@ func (o *Outbox) logStatusErr(err error) {
 	}
 }
 
-func (o *Outbox) commitStatuses(ctx context.Context, changes []StatusChange) error {
-	err := o.applyStatusBatch(ctx, changes)
+func (o *Outbox) commitStatuses(ctx context.Context, changes []StatusChange) (err error) {
+	if o.cfg.Hooks.Committed != nil {
+		defer o.cfg.Hooks.Committed()
+	}
+	err = o.applyStatusBatch(ctx, changes)
 	if err == nil || len(changes) == 1 || !errors.Is(err, store.ErrInvalid) {
 		return err
 	}

@@ -1,0 +1,166 @@
+package waent_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/waent/waent"
+	"github.com/waent/waent/store/memstore"
+	"github.com/waent/waent/waenttest"
+)
+
+// TestWebhookEndToEnd: callbacks reach a real HTTPS receiver, signed,
+// after it has refused the first ones; nothing is lost and the queue
+// drains.
+func TestWebhookEndToEnd(t *testing.T) {
+	const secret = "a-shared-secret-of-some-length"
+	var (
+		mu       sync.Mutex
+		inbound  = map[string]int{}
+		statuses = map[string]string{}
+		refusals atomic.Int32
+		badSigs  atomic.Int32
+	)
+	recv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		// An independent check of the Standard Webhooks signature.
+		mac := hmac.New(sha256.New, []byte(secret))
+		fmt.Fprintf(mac, "%s.%s.%s", r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"), body)
+		if !strings.Contains(r.Header.Get("webhook-signature"), "v1,"+base64.StdEncoding.EncodeToString(mac.Sum(nil))) {
+			badSigs.Add(1)
+		}
+		if refusals.Add(1) <= 3 {
+			w.WriteHeader(http.StatusServiceUnavailable) // down for a while
+			return
+		}
+		var p struct {
+			Messages []struct{ ID string } `json:"messages"`
+			Statuses []struct{ ID, Status string }
+		}
+		if err := json.Unmarshal(body, &p); err != nil {
+			t.Errorf("callback body %s: %v", body, err)
+		}
+		mu.Lock()
+		for _, m := range p.Messages {
+			inbound[m.ID]++
+		}
+		for _, s := range p.Statuses {
+			statuses[s.ID] = s.Status
+		}
+		mu.Unlock()
+	}))
+	defer recv.Close()
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: recv.Certificate().Raw})
+
+	net := waenttest.New(t)
+	st := memstore.New()
+	cfg := testConfig(net, st)
+	cfg.WebhookSecrets, cfg.WebhookCACertPEM = []string{secret}, caPEM
+	c, err := waent.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx := context.Background()
+	// Settings read at start: a short retry step for the test.
+	if _, err := c.UpdateSettings(ctx, func(s *waent.Settings) {
+		s.Webhooks.URL = recv.URL
+		s.CallbackBackoffDelayMs = 20
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	register(t, net, c)
+	waitFor(t, 20*time.Second, "ready", c.Ready)
+	u := newUsers(t, net, 1)[0]
+	var in, out []string
+	for k := range 10 {
+		id, err := u.SendText(ctx, business, fmt.Sprint("in ", k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in = append(in, id)
+		id, err = c.Send(ctx, text(u.Phone(), fmt.Sprint("out ", k)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, id)
+	}
+	waitFor(t, 20*time.Second, "every callback", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range in {
+			if inbound[id] == 0 {
+				return false
+			}
+		}
+		for _, id := range out {
+			if statuses[id] != "delivered" && statuses[id] != "read" {
+				return false
+			}
+		}
+		return true
+	})
+	waitFor(t, 5*time.Second, "empty callback queue", func() bool { n, _ := st.CallbackQueueLen(ctx); return n == 0 })
+	if n := badSigs.Load(); n != 0 {
+		t.Fatalf("%d callbacks with a bad signature", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range in {
+		if inbound[id] != 1 {
+			t.Errorf("inbound %s delivered %d times", id, inbound[id])
+		}
+	}
+}
+
+// TestOverloadedWhenWebhookFallsBehind: with callbacks piling up (no
+// webhook URL), sends are refused with 1016 once the queue passes its
+// bound, instead of the queue growing without end.
+func TestOverloadedWhenWebhookFallsBehind(t *testing.T) {
+	net := waenttest.New(t)
+	st := memstore.New()
+	cfg := testConfig(net, st)
+	cfg.MaxCallbackQueue = 5
+	c, err := waent.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx := context.Background()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	register(t, net, c)
+	waitFor(t, 20*time.Second, "ready", c.Ready)
+	u := newUsers(t, net, 1)[0]
+	if _, err := c.Send(ctx, text(u.Phone(), "fine")); err != nil {
+		t.Fatal(err)
+	}
+	for k := range 10 {
+		if _, err := u.SendText(ctx, business, fmt.Sprint("in ", k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, "1016", func() bool {
+		_, err := c.Send(ctx, text(u.Phone(), "too much"))
+		var we *waent.Error
+		return errors.As(err, &we) && we.Code == waent.CodeOverloaded && we.HTTPStatus() == 503
+	})
+}
