@@ -54,28 +54,19 @@ const (
 	CodeInvalidRequest     = 1025
 	CodeReceiverIncapable  = 1026
 	CodeUserIdentityStatus = 480
+	CodeParamNotRequired   = 1010
+	CodeWebhookURLMissing  = 1022
+	CodePasswordChange     = 1024
+	CodeNotPrimaryMaster   = 1017
+	CodeNotPrimaryCoreapp  = 1018
 )
 
-var titles = map[int]string{
-	CodeGeneric:          "Generic error",
-	CodeResourceNotFound: "Resource not found",
-	CodeMissingParameter: "Required parameter is missing",
-	CodeInvalidParameter: "Parameter value is not valid",
-	CodeServiceNotReady:  "Service not ready",
-	CodeUserNotValid:     "User is not valid",
-	CodeInternal:         "Internal error",
-	CodeOverloaded:       "System overloaded",
-	CodeBadUser:          "Bad User",
-	CodeDatabase:         "Database error occurred",
-	CodeIdentityNotAcked: "A user_identity_changed system notification requires acknowledgement",
-	CodeAccessDenied:     "Access denied",
-	CodeResourceExists:   "Resource already exists",
-	CodeTooManyRequests:  "Too many requests",
-	CodeInvalidRequest:   "Invalid Request",
-}
+// NewError builds an *Error with the documented title of code, for the
+// layers above the Client (httpapi) that report their own failures.
+func NewError(code int, details string) *Error { return newError(code, details, nil) }
 
 func newError(code int, details string, cause error) *Error {
-	return &Error{Code: code, Title: titles[code], Details: details, Err: cause}
+	return &Error{Code: code, Title: content.Title(code), Details: details, Err: cause}
 }
 
 // HTTPStatus maps an On-Premises code to the webapp's HTTP status (§4).

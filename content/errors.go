@@ -38,22 +38,49 @@ const (
 	CodeTemplateParamCount = 2000
 )
 
-// titles are the documented titles of the codes above (§5).
+// titles are the documented titles of every On-Prem code (onprem-api.md
+// §5), so an error built anywhere carries the title integrations match on.
 var titles = map[int]string{
-	CodeUnsupportedType:    "Message type is not currently supported",
-	CodeMessageTooLong:     "Message too long",
-	CodeInvalidRecipient:   "Invalid recipient type",
-	CodeMissingParameter:   "Required parameter is missing",
-	CodeInvalidParameter:   "Parameter value is not valid",
-	CodeParamNotRequired:   "Parameter is not required",
-	CodeInvalidSections:    "Invalid number of sections",
-	CodeInvalidRows:        "Invalid number of rows",
-	CodeInvalidProducts:    "Invalid number of product",
-	CodeInvalidHeader:      "Invalid Header Structure",
-	CodeInvalidRequest:     "Invalid Request",
-	CodeReceiverIncapable:  "Receiver Incapable",
-	CodeTemplateParamCount: "Template Param Count Mismatch",
+	400: "Media download error", 401: "Group does not exist",
+	402: "Business eligibility — Payment issue", 408: "Message is not valid",
+	410: "Message expired", 429: "Rate limit hit", 430: "Unsigned certificate",
+	432: "Certificate ID mismatch", 433: "Certificate signature invalid",
+	470: "Re-engagement message", 471: "Spam rate limit hit",
+	472: "User's number is part of an experiment", 480: "User potentially changed",
+	500: "Generic error", 501: "Message type is not currently supported",
+	1000: "Generic error", 1001: "Message too long", 1002: "Invalid recipient type",
+	1003: "Not a group participant", 1004: "Resource already exists", 1005: "Access denied",
+	1006: "Resource not found", 1007: "Recipient blocked to receive message",
+	1008: "Required parameter is missing", 1009: "Parameter value is not valid",
+	1010: "Parameter is not required", 1011: "Service not ready", 1012: "Group is unknown",
+	1013: "User is not valid", 1014: "Internal error", 1015: "Too many requests",
+	1016: "System overloaded", 1017: "Not Primary Master", 1018: "Not Primary Coreapp",
+	1019: "Not a group admin", 1020: "Bad group", 1021: "Bad User",
+	1022: "Webhooks URL is not configured", 1023: "Database error occurred",
+	1024: "Password Change Required", 1025: "Invalid Request", 1026: "Receiver Incapable",
+	1028: "A user_identity_changed system notification requires acknowledgement",
+	1031: "Sender account has been locked",
+	2000: "Template Param Count Mismatch", 2001: "Template Missing",
+	2002: "Template Fetch Failed", 2003: "Template Pack Missing",
+	2004: "Template Param Length Too Long", 2005: "Template Hydrated Text Too Long",
+	2006: "Template White Space Policy Violated", 2007: "Template Format Character Policy Violated",
+	2008: "Template Media Format Unsupported", 2009: "Template Required Component Missing",
+	2010: "Template Invalid Hydrated URL", 2011: "Template Invalid Phone Number",
+	2012: "Template Parameter Format Mismatch", 2013: "Template Buttons Unsupported",
+	2014: "Expected Namespace is Empty", 2015: "Invalid number of sections",
+	2016: "Invalid number of rows", 2017: "Character Policy Violated",
+	2023: "Invalid number of product", 2024: "Catalog ID not found",
+	2025: "Catalog ID not linked to API number", 2026: "Missing products",
+	2027: "No products found", 2028: "List all products failed compliance",
+	2029: "List some products failed compliance",
+	2030: "List mixed products invalid and failed compliance", 2036: "Invalid Header Structure",
+	2050: "Missing Compliance Info", 2060: "Template Rejected", 2061: "Template Paused",
+	2062: "Template Disabled", 2068: "Flow is blocked", 2069: "Flow is throttled",
 }
+
+// Title is the documented title of an On-Prem error code, or "" for a
+// code the documentation does not list.
+func Title(code int) string { return titles[code] }
 
 // NewError builds an Error with the documented title of code.
 func NewError(code int, details string) *Error {
