@@ -71,6 +71,10 @@ type Config struct {
 	// InboundBatchSize bounds the inbound messages committed in one
 	// transaction. Default 256.
 	InboundBatchSize int
+
+	// Users tunes the API users: password hashing, token lifetime,
+	// login throttling.
+	Users UsersConfig
 }
 
 func (c *Config) setDefaults() {
