@@ -66,11 +66,13 @@ func systemCallback(from, id string, at time.Time, sys content.System) (store.Ca
 }
 
 type statusEntry struct {
-	ID          string          `json:"id"`
-	RecipientID string          `json:"recipient_id"`
-	Status      store.Status    `json:"status"`
-	Timestamp   string          `json:"timestamp"`
-	Errors      []content.Error `json:"errors,omitempty"`
+	ID           string             `json:"id"`
+	RecipientID  string             `json:"recipient_id"`
+	Status       store.Status       `json:"status"`
+	Timestamp    string             `json:"timestamp"`
+	Conversation *conversationEntry `json:"conversation,omitempty"`
+	Pricing      *pricingEntry      `json:"pricing,omitempty"`
+	Errors       []content.Error    `json:"errors,omitempty"`
 }
 
 type statusPayload struct {
@@ -82,6 +84,10 @@ type statusPayload struct {
 func (c *Client) statusCallbacks(ctx context.Context, tx store.Store, applied []outbox.StatusChange) error {
 	s := c.Settings()
 	now := c.now()
+	convs, err := c.conversations(ctx, tx, s, applied)
+	if err != nil {
+		return err
+	}
 	var cbs []store.Callback
 	for _, ch := range applied {
 		if ch.Inbound || !s.statusCallback(ch.Status) {
@@ -90,6 +96,8 @@ func (c *Client) statusCallbacks(ctx context.Context, tx store.Store, applied []
 		e := statusEntry{ID: ch.MessageID, RecipientID: ch.Peer, Status: ch.Status, Timestamp: strconv.FormatInt(ch.At.Unix(), 10)}
 		if ch.Status == store.StatusFailed {
 			e.Errors = []content.Error{{Code: ch.ErrorCode, Title: ch.ErrorTitle, Details: ch.ErrorDetail}}
+		} else if conv, ok := convs[ch.MessageID]; ok {
+			e.Conversation, e.Pricing = conversationObjects(conv, ch, s)
 		}
 		b, err := json.Marshal(statusPayload{Statuses: []statusEntry{e}})
 		if err != nil {

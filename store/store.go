@@ -22,6 +22,7 @@ type Store interface {
 	TemplateStore
 	MediaMetaStore
 	LeaseStore
+	ConversationStore
 	Transactor
 }
 

@@ -96,6 +96,9 @@ type state struct {
 	templates map[store.TemplateKey]store.Template
 	media     map[string]store.Media
 	leases    map[string]store.Lease
+
+	conversations map[string]store.Conversation // by id
+	convLinks     map[string]string             // message id → conversation id
 }
 
 type senderKeyID struct{ group, sender string }
@@ -124,6 +127,8 @@ func newState() *state {
 		templates:      map[store.TemplateKey]store.Template{},
 		media:          map[string]store.Media{},
 		leases:         map[string]store.Lease{},
+		conversations:  map[string]store.Conversation{},
+		convLinks:      map[string]string{},
 	}
 }
 

@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Templates", testTemplates},
 		{"Media", testMedia},
 		{"Leases", testLeases},
+		{"Conversations", testConversations},
 		{"Tx", testTx},
 		{"Slices", testSlices},
 		{"Concurrency", testConcurrency},
