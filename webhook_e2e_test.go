@@ -164,3 +164,59 @@ func TestOverloadedWhenWebhookFallsBehind(t *testing.T) {
 		return errors.As(err, &we) && we.Code == waent.CodeOverloaded && we.HTTPStatus() == 503
 	})
 }
+
+// Without a webhook URL callbacks wait (1022 says why); setting the URL
+// delivers them promptly, with no failures or backoff accumulated.
+func TestWebhookURLNotConfigured(t *testing.T) {
+	var got atomic.Int32
+	recv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(body), `"messages"`) {
+			got.Add(1)
+		}
+	}))
+	defer recv.Close()
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: recv.Certificate().Raw})
+
+	net := waenttest.New(t)
+	st := memstore.New()
+	cfg := testConfig(net, st)
+	cfg.WebhookCACertPEM = caPEM
+	c, err := waent.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx := context.Background()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	register(t, net, c)
+	waitFor(t, 20*time.Second, "ready", c.Ready)
+
+	var we *waent.Error
+	if err := c.WebhookConfigured(); !errors.As(err, &we) || we.Code != 1022 || we.HTTPStatus() != http.StatusPreconditionFailed {
+		t.Fatalf("WebhookConfigured without a URL: %v", err)
+	}
+	u := newUsers(t, net, 1)[0]
+	if _, err := u.SendText(ctx, c.WAID(), "anyone there?"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "callback queued", func() bool { return len(callbacksOf(t, st, waent.KindInbound)) == 1 })
+	// Hold for a few polls: nothing is lost, nothing is rescheduled.
+	time.Sleep(2500 * time.Millisecond)
+	cbs, err := st.PendingCallbacks(ctx, 0, 10)
+	if err != nil || len(cbs) != 1 || cbs[0].Attempts != 0 {
+		t.Fatalf("queue while not configured: %+v %v", cbs, err)
+	}
+
+	if _, err := c.UpdateSettings(ctx, func(s *waent.Settings) { s.Webhooks.URL = recv.URL }); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WebhookConfigured(); err != nil {
+		t.Fatalf("WebhookConfigured with a URL: %v", err)
+	}
+	// Picked up by the dispatcher's poll (2 s), not after a backoff.
+	waitFor(t, 5*time.Second, "delivered", func() bool { return got.Load() == 1 })
+	waitFor(t, 5*time.Second, "queue empty", func() bool { return len(callbacksOf(t, st, waent.KindInbound)) == 0 })
+}

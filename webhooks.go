@@ -2,7 +2,7 @@ package waent
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -51,11 +51,27 @@ func (c *Client) overloaded() bool {
 	return h != nil && h.Stats().Queued >= c.cfg.MaxCallbackQueue
 }
 
-// errNoWebhookURL keeps callbacks queued while no webhooks.url is set.
-var errNoWebhookURL = errors.New("waent: webhooks.url is not configured")
+// errNoWebhookURL keeps callbacks queued while no webhooks.url is set;
+// the dispatcher holds them without counting failures (webhook.ErrNotConfigured).
+var errNoWebhookURL = fmt.Errorf("waent: webhooks.url is not set: %w", webhook.ErrNotConfigured)
+
+// WebhookConfigured reports, as On-Premises code 1022 "Webhooks URL is not
+// configured", when callbacks have nowhere to go: no Config.Webhook sink
+// and no webhooks.url setting. Callbacks produced meanwhile wait in the
+// queue; operations whose only result is a callback (the garbage
+// collection services) refuse to start.
+func (c *Client) WebhookConfigured() error {
+	if c.cfg.Webhook != nil || c.Settings().Webhooks.URL != "" {
+		return nil
+	}
+	return newError(CodeWebhookURLMissing, "Set webhooks.url with PATCH /v1/settings/application", nil)
+}
 
 // settingsSink posts to whatever webhooks.url currently says, rebuilding
-// its HTTPS sink when the URL changes.
+// its HTTPS sink when the URL changes. The CA bundle (Config plus the one
+// uploaded to /v1/certificates/webhooks/ca) is read when the sink is
+// built: as in On-Premises, a new CA takes effect after a restart or a
+// change of URL.
 type settingsSink struct {
 	c *Client
 
@@ -72,7 +88,7 @@ func (s *settingsSink) Deliver(ctx context.Context, body []byte) error {
 	s.mu.Lock()
 	if s.sink == nil || s.url != url {
 		sink, err := webhook.NewHTTPSink(webhook.HTTPConfig{
-			URL: url, CACertPEM: s.c.cfg.WebhookCACertPEM, Secrets: slices.Clone(s.c.cfg.WebhookSecrets), Now: s.c.cfg.Now,
+			URL: url, CACertPEM: s.c.webhookCAPEM(ctx), Secrets: slices.Clone(s.c.cfg.WebhookSecrets), Now: s.c.cfg.Now,
 		})
 		if err != nil {
 			s.mu.Unlock()

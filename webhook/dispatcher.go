@@ -48,6 +48,9 @@ type Stats struct {
 	// LatencySum over LatencyCount POSTs, failures included.
 	LatencySum   time.Duration
 	LatencyCount uint64
+	// NotConfigured is set while the Sink reports ErrNotConfigured:
+	// callbacks wait for a destination (On-Premises code 1022).
+	NotConfigured bool
 }
 
 // KindStats counts POSTs and delivered callbacks of one kind.
@@ -81,6 +84,8 @@ type Dispatcher struct {
 	inflight int
 	inCbs    int
 	probing  bool
+	// pausedUntil holds deliveries while the Sink has no destination.
+	pausedUntil time.Time
 }
 
 type batch struct {
@@ -250,7 +255,10 @@ func (d *Dispatcher) run(ctx context.Context) {
 			wake = retryStoreAt
 		}
 
-		for ctx.Err() == nil && d.inflight < d.cfg.MaxConcurrent && len(d.queue) > 0 && !d.probing {
+		if now.Before(d.pausedUntil) && d.pausedUntil.Before(wake) {
+			wake = d.pausedUntil
+		}
+		for ctx.Err() == nil && d.inflight < d.cfg.MaxConcurrent && len(d.queue) > 0 && !d.probing && !now.Before(d.pausedUntil) {
 			if due := d.queue[0].NextAttemptAt; due.After(now) {
 				if due.Before(wake) {
 					wake = due
@@ -278,6 +286,7 @@ func (d *Dispatcher) run(ctx context.Context) {
 			return
 		case <-d.kick:
 			more = true
+			d.pausedUntil = time.Time{}
 		case r := <-results:
 			if err := d.finish(ctx, r); err != nil {
 				retryStoreAt = d.cfg.Now().Add(d.cfg.storeRetry)
@@ -347,6 +356,17 @@ func (d *Dispatcher) finish(ctx context.Context, r result) error {
 	if r.b.probe {
 		d.probing = false
 	}
+	if errors.Is(r.err, ErrNotConfigured) {
+		// Nowhere to deliver: not a failed attempt. Hold the queue as it
+		// is until a Kick or the next poll.
+		d.setNotConfigured(true)
+		d.pausedUntil = d.cfg.Now().Add(pollEvery)
+		d.setInFlight()
+		d.queue = append(r.b.cbs, d.queue...)
+		slices.SortFunc(d.queue, func(a, b store.Callback) int { return cmpSeq(a.Seq, b.Seq) })
+		return nil
+	}
+	d.setNotConfigured(false)
 	d.count(r)
 	d.setInFlight()
 	if r.err == nil {
@@ -409,6 +429,12 @@ func (d *Dispatcher) count(r result) {
 	d.stats.ByKind[r.b.kind] = k
 	d.stats.LatencySum += r.dur
 	d.stats.LatencyCount++
+}
+
+func (d *Dispatcher) setNotConfigured(v bool) {
+	d.mu.Lock()
+	d.stats.NotConfigured = v
+	d.mu.Unlock()
 }
 
 func (d *Dispatcher) setInFlight() {

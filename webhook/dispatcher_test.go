@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -394,4 +395,45 @@ func sleepPastTimeout(r *http.Request) {
 	// up (the server may not notice the closed connection at once), so
 	// sleep a fixed time well past every client timeout used here.
 	time.Sleep(1500 * time.Millisecond)
+}
+
+// A sink with no destination holds the queue without failures or
+// backoff; once it has one, a Kick delivers everything at once, in order.
+func TestNotConfiguredHoldsWithoutBackoff(t *testing.T) {
+	var rec recorder
+	var configured atomic.Bool
+	var refused atomic.Int32
+	sink := FuncSink(func(ctx context.Context, body []byte) error {
+		if !configured.Load() {
+			refused.Add(1)
+			return fmt.Errorf("settings: %w", ErrNotConfigured)
+		}
+		rec.add(t, body)
+		return nil
+	})
+	st := &spyStore{Store: memstore.New()}
+	want := enqueueStatuses(t, st, 0, 10)
+	// A huge backoff step: any counted failure would stall the test.
+	d := startDispatcher(t, Config{Store: st, Sink: sink, MaxConcurrent: 1, MaxBatch: 3, BackoffStep: time.Hour})
+	waitFor(t, "refused", func() bool { return refused.Load() > 0 && d.Stats().NotConfigured })
+	s := d.Stats()
+	if s.Failure != 0 || s.Success != 0 {
+		t.Fatalf("stats while not configured: %+v", s)
+	}
+	st.mu.Lock()
+	n := len(st.reschedules)
+	st.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d reschedules while not configured", n)
+	}
+	configured.Store(true)
+	d.Kick()
+	waitFor(t, "queue drained", func() bool { return queueLen(t, st) == 0 })
+	got, _ := rec.snapshot()
+	if !slices.Equal(got, want) {
+		t.Fatalf("delivered %v\nwant %v", got, want)
+	}
+	if s := d.Stats(); s.NotConfigured || s.Failure != 0 || s.Events != 10 {
+		t.Errorf("stats after configuring: %+v", s)
+	}
 }

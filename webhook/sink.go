@@ -21,9 +21,15 @@ import (
 
 // Sink receives callback bodies. One Deliver is one delivery attempt; any
 // error means the receiver did not take the body and it will be retried.
+// A Sink with nowhere to deliver yet (no webhooks.url) returns an error
+// wrapping ErrNotConfigured: the Dispatcher then holds the queue without
+// counting failures or backing off, and tries again on Kick or its poll.
 type Sink interface {
 	Deliver(ctx context.Context, body []byte) error
 }
+
+// ErrNotConfigured is wrapped by a Sink that has no destination yet.
+var ErrNotConfigured = errors.New("webhook: no destination configured")
 
 // FuncSink adapts a function to a Sink, for embedding applications that
 // consume callbacks in-process instead of over HTTPS.
