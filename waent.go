@@ -115,7 +115,7 @@ const (
 // Create it with New, then Start; Close stops everything it started.
 type Client struct {
 	cfg Config
-	st  store.Store
+	st  *callbackQueue // cfg.Store, with the callback queue where callback_persist says
 	log *slog.Logger
 
 	mu           sync.Mutex
@@ -164,7 +164,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("waent: Config.Store is required")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Client{cfg: cfg, st: cfg.Store, log: cfg.Logger, identities: map[string]bool{}, ctx: ctx, stop: cancel,
+	return &Client{cfg: cfg, st: newCallbackQueue(cfg.Store), log: cfg.Logger, identities: map[string]bool{}, ctx: ctx, stop: cancel,
 		lookups: make(chan struct{}, 4)}, nil
 }
 
@@ -187,6 +187,11 @@ func (c *Client) Start(ctx context.Context) error {
 	s, _, err := loadSettings(ctx, c.st)
 	if err != nil {
 		return newError(CodeDatabase, "load settings", err)
+	}
+	if !s.CallbackPersist {
+		if err := c.st.goVolatile(ctx); err != nil {
+			return newError(CodeDatabase, "move callbacks to memory", err)
+		}
 	}
 	hooks, err := c.newWebhooks(s)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/waent/waent"
 	"github.com/waent/waent/store/memstore"
 	"github.com/waent/waent/waenttest"
+	"github.com/waent/waent/webhook"
 )
 
 // TestWebhookEndToEnd: callbacks reach a real HTTPS receiver, signed,
@@ -219,4 +220,57 @@ func TestWebhookURLNotConfigured(t *testing.T) {
 	// Picked up by the dispatcher's poll (2 s), not after a backoff.
 	waitFor(t, 5*time.Second, "delivered", func() bool { return got.Load() == 1 })
 	waitFor(t, 5*time.Second, "queue empty", func() bool { return len(callbacksOf(t, st, waent.KindInbound)) == 0 })
+}
+
+// With callback_persist off the queue lives in memory: the database never
+// holds a callback, and delivery works as usual.
+func TestCallbackPersistOff(t *testing.T) {
+	net := waenttest.New(t)
+	st := memstore.New()
+	ctx := context.Background()
+	if _, err := st.PutSettings(ctx, "application", []byte(`{"callback_persist":false}`), 0, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var open atomic.Bool
+	var got atomic.Int32
+	cfg := testConfig(net, st)
+	cfg.Webhook = webhook.FuncSink(func(ctx context.Context, body []byte) error {
+		if !open.Load() {
+			return errors.New("receiver down")
+		}
+		if strings.Contains(string(body), `"messages"`) {
+			got.Add(1)
+		}
+		return nil
+	})
+	c, err := waent.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	register(t, net, c)
+	waitFor(t, 20*time.Second, "ready", c.Ready)
+	if c.Settings().CallbackPersist {
+		t.Fatal("callback_persist still on")
+	}
+	u := newUsers(t, net, 1)[0]
+	id, err := u.SendText(ctx, c.WAID(), "hi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The message is stored and acknowledged; its callback is only in
+	// memory, waiting for the receiver.
+	waitFor(t, 5*time.Second, "message stored", func() bool {
+		_, err := st.GetMessage(ctx, id)
+		return err == nil
+	})
+	time.Sleep(200 * time.Millisecond)
+	if n, err := st.CallbackQueueLen(ctx); err != nil || n != 0 {
+		t.Fatalf("database callback queue %d %v, want 0", n, err)
+	}
+	open.Store(true)
+	waitFor(t, 10*time.Second, "delivered", func() bool { return got.Load() == 1 })
 }
