@@ -47,6 +47,11 @@ func (c *Client) Register(ctx context.Context, req RegisterRequest) (RegisterRes
 	if acct.State == store.RegistrationRegistered && acct.WAID == req.CC+req.PhoneNumber {
 		return RegisterResult{AlreadyRegistered: true, VName: acct.VName}, nil
 	}
+	// With two-step verification on, the PIN proves the right to move the
+	// number here (On-Premises: "pin" is required then).
+	if err := c.checkTwoStepPIN(ctx, req.Pin); err != nil {
+		return RegisterResult{}, err
+	}
 	id, err := c.registrationIdentity(ctx, acct, req.CC, req.PhoneNumber)
 	if err != nil {
 		return RegisterResult{}, err

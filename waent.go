@@ -164,7 +164,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("waent: Config.Store is required")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Client{cfg: cfg, st: newCallbackQueue(cfg.Store), log: cfg.Logger, identities: map[string]bool{}, ctx: ctx, stop: cancel,
+	return &Client{cfg: cfg, st: newCallbackQueue(cfg.Store), settings: defaultSettings(), log: cfg.Logger, identities: map[string]bool{}, ctx: ctx, stop: cancel,
 		lookups: make(chan struct{}, 4)}, nil
 }
 
