@@ -135,6 +135,7 @@ type Client struct {
 	ready       bool
 	readyTimer  *time.Timer
 	identities  map[string]bool // peer → unacknowledged identity change (cache)
+	userState   *usersState     // login throttling, hashing slots
 	pendingCode *pendingRegistration
 
 	decryptFailures decryptLog
@@ -164,7 +165,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("waent: Config.Store is required")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Client{cfg: cfg, st: newCallbackQueue(cfg.Store), settings: defaultSettings(), log: cfg.Logger, identities: map[string]bool{}, ctx: ctx, stop: cancel,
+	return &Client{cfg: cfg, st: newCallbackQueue(cfg.Store), settings: defaultSettings(), userState: newUsersState(cfg.Users), log: cfg.Logger, identities: map[string]bool{}, ctx: ctx, stop: cancel,
 		lookups: make(chan struct{}, 4)}, nil
 }
 

@@ -39,6 +39,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Node labels this handler's metrics (On-Premises: the container's
+	// host name). Default os.Hostname().
+	Node string
 }
 
 // Handler serves the /v1 API over one Client. It holds no global state:
@@ -99,6 +102,7 @@ func principalOf(r *http.Request) principal {
 // handler; every failure on the way is an On-Premises error envelope.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.opts.Now()
+	defer h.obs.begin()()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	path := r.URL.Path
 	if h.opts.Prefix != "" {
