@@ -320,6 +320,10 @@ func (c *Client) handleReceipt(ctx context.Context, parts *chatParts, n wabin.No
 		// Acked only once the re-send is durable.
 		parts.ob.HandleRetry(n, func() { c.sendAck(parts, n, 0) })
 		return
+	case "error":
+		// The recipient could not show the message (a template its phone
+		// cannot render: "structure unavailable"): it fails.
+		status = store.StatusFailed
 	default:
 		c.sendAck(parts, n, 0)
 		return
@@ -336,10 +340,19 @@ func (c *Client) handleReceipt(ctx context.Context, parts *chatParts, n wabin.No
 			}
 		}
 	}
+	var errCode int
+	var errText string
+	if status == store.StatusFailed {
+		errCode, errText = receiptError(n)
+	}
 	changes := make([]outbox.StatusChange, 0, len(ids))
 	for _, id := range ids {
 		if id != "" && len(id) <= store.MaxIDLen && len(changes) < maxReceiptIDs {
-			changes = append(changes, outbox.StatusChange{MessageID: id, Peer: from.User, Status: status, At: at, FromPeer: true})
+			ch := outbox.StatusChange{MessageID: id, Peer: from.User, Status: status, At: at, FromPeer: true}
+			if status == store.StatusFailed {
+				ch.ErrorCode, ch.ErrorTitle, ch.ErrorDetail = errCode, content.Title(errCode), errText
+			}
+			changes = append(changes, ch)
 		}
 	}
 	if len(changes) == 0 {
@@ -362,6 +375,24 @@ func (c *Client) handleReceipt(ctx context.Context, parts *chatParts, n wabin.No
 	}
 }
 
+// receiptError reads the <error code text> of an error receipt; a phone
+// that names no known code gets 2003 (the translation is missing there).
+func receiptError(n wabin.Node) (int, string) {
+	code, text := 2003, "structure unavailable"
+	if e, ok := n.Child("error"); ok {
+		if c, err := strconv.Atoi(e.AttrString("code")); err == nil && content.Title(c) != "" {
+			code = c
+		}
+		if t := e.AttrString("text"); t != "" {
+			text = t
+			if len(text) > 256 {
+				text = text[:256]
+			}
+		}
+	}
+	return code, text
+}
+
 // handleNotification acts on server notifications and acks each.
 func (c *Client) handleNotification(ctx context.Context, parts *chatParts, n wabin.Node) {
 	// Acked once acted upon; when a store write fails the ack is held
@@ -374,6 +405,10 @@ func (c *Client) handleNotification(ctx context.Context, parts *chatParts, n wab
 	}()
 	from, _ := n.AttrJID("from")
 	switch n.AttrString("type") {
+	case "templates":
+		if from.User == "" { // the server: the catalogue changed
+			c.askTemplates(parts)
+		}
 	case "encrypt":
 		if from.User == "" { // from the server: our prekeys run low
 			select {

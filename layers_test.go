@@ -25,7 +25,7 @@ func layer(pkg string) (int, bool) {
 		return 1, true
 	case pkg == "store/sqlstore/sqltest":
 		return 2, true
-	case strings.HasPrefix(pkg, "conn/"), strings.HasPrefix(pkg, "crypto/"), strings.HasPrefix(pkg, "waenttest/"), pkg == "content":
+	case strings.HasPrefix(pkg, "conn/"), strings.HasPrefix(pkg, "crypto/"), strings.HasPrefix(pkg, "waenttest/"), pkg == "content", strings.HasPrefix(pkg, "templates/"):
 		return 3, true // building blocks: codec, noise, registration client and server
 	case pkg == "conn", pkg == "crypto":
 		return 4, true

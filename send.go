@@ -38,6 +38,9 @@ func (c *Client) Send(ctx context.Context, msg *content.Outgoing) (string, error
 	if err := msg.Validate(); err != nil {
 		return "", asError(err)
 	}
+	if _, err := c.tmpl.Validate(msg); err != nil {
+		return "", asError(err)
+	}
 	if msg.RecipientType == "group" {
 		return "", &Error{Code: 1002, Title: "Invalid recipient type", Details: "group messaging is not supported"}
 	}

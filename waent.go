@@ -14,6 +14,7 @@ import (
 	"github.com/waent/waent/internal/groupcommit"
 	"github.com/waent/waent/outbox"
 	"github.com/waent/waent/store"
+	"github.com/waent/waent/templates"
 	"github.com/waent/waent/webhook"
 )
 
@@ -75,6 +76,14 @@ type Config struct {
 	// Users tunes the API users: password hashing, token lifetime,
 	// login throttling.
 	Users UsersConfig
+
+	// TemplateRefresh is how often the template catalogue is pulled
+	// besides (re)connections and the server's change notifications.
+	// Default 20 minutes (On-Premises: changes reach the client within
+	// about 20 minutes). TemplateMaxAge is how old a cached catalogue may
+	// be and still serve (default 7 days).
+	TemplateRefresh time.Duration
+	TemplateMaxAge  time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -95,6 +104,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxCallbackQueue <= 0 {
 		c.MaxCallbackQueue = 100_000
+	}
+	if c.IQTimeout <= 0 {
+		c.IQTimeout = 75 * time.Second
+	}
+	if c.TemplateRefresh <= 0 {
+		c.TemplateRefresh = 20 * time.Minute
 	}
 }
 
@@ -133,6 +148,8 @@ type Client struct {
 	// readiness: sends are accepted once the connection has been up and
 	// the offline backlog processed (or ReadyTimeout passed).
 	ready       bool
+	offlineDone bool // the offline backlog is committed
+	tmplSettled bool // the template catalogue was loaded or a pull attempted
 	readyTimer  *time.Timer
 	identities  map[string]bool // peer → unacknowledged identity change (cache)
 	userState   *usersState     // login throttling, hashing slots
@@ -143,6 +160,8 @@ type Client struct {
 	lookups chan struct{}
 	// hooks delivers the callback queue to the webhook.
 	hooks *webhook.Dispatcher
+	// tmpl is the template catalogue sends are validated against.
+	tmpl *templates.Catalogue
 
 	bg   sync.WaitGroup // background work (contact lookups, key uploads)
 	stop context.CancelFunc
@@ -156,6 +175,7 @@ type chatParts struct {
 	ob      *outbox.Outbox
 	inbound *groupcommit.Group[*inboundMsg]
 	keys    chan struct{} // prekey check requests
+	tmpl    chan struct{} // template catalogue pull requests
 }
 
 // New checks cfg and returns a Client; nothing runs until Start.
@@ -164,8 +184,13 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("waent: Config.Store is required")
 	}
+	st := newCallbackQueue(cfg.Store)
+	tmpl, err := templates.New(templates.Config{Store: st, MaxAge: cfg.TemplateMaxAge, Now: cfg.Now, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Client{cfg: cfg, st: newCallbackQueue(cfg.Store), settings: defaultSettings(), userState: newUsersState(cfg.Users), log: cfg.Logger, identities: map[string]bool{}, ctx: ctx, stop: cancel,
+	return &Client{cfg: cfg, st: st, tmpl: tmpl, settings: defaultSettings(), userState: newUsersState(cfg.Users), log: cfg.Logger, identities: map[string]bool{}, ctx: ctx, stop: cancel,
 		lookups: make(chan struct{}, 4)}, nil
 }
 
@@ -271,7 +296,12 @@ func (c *Client) startChat(acct store.Account) error {
 	nk := noise.KeyPair{}
 	copy(nk.Public[:], acct.NoiseKey.Public)
 	copy(nk.Private[:], acct.NoiseKey.Private)
-	parts := &chatParts{sig: sig, keys: make(chan struct{}, 1)}
+	parts := &chatParts{sig: sig, keys: make(chan struct{}, 1), tmpl: make(chan struct{}, 1)}
+	if fresh, err := c.tmpl.LoadCache(c.ctx); err != nil {
+		c.log.Warn("template cache", "err", err)
+	} else if fresh {
+		c.templatesSettled()
+	}
 	cc, err := conn.New(conn.Config{
 		Dialer: c.cfg.Dialer, NoiseKey: nk, RootKey: c.cfg.ChatRootKey,
 		Username: acct.WAID, PushName: c.cfg.PushName,
@@ -316,10 +346,14 @@ func (c *Client) startChat(acct store.Account) error {
 	c.chat = parts
 	c.mu.Unlock()
 	ob.Start()
-	c.bg.Add(1)
+	c.bg.Add(2)
 	go func() {
 		defer c.bg.Done()
 		c.keysLoop(parts)
+	}()
+	go func() {
+		defer c.bg.Done()
+		c.templatesLoop(parts)
 	}()
 	cc.Start()
 	return nil
@@ -409,6 +443,7 @@ func (c *Client) onConnEvent(e conn.Event) {
 		case parts.keys <- struct{}{}:
 		default:
 		}
+		c.askTemplates(parts)
 		c.mu.Lock()
 		if !c.ready && c.readyTimer == nil && !c.closed {
 			c.readyTimer = time.AfterFunc(c.cfg.ReadyTimeout, c.markReady)
@@ -419,13 +454,33 @@ func (c *Client) onConnEvent(e conn.Event) {
 	}
 }
 
+// markReady makes the Client accept sends, whatever is still pending
+// (ReadyTimeout passed).
 func (c *Client) markReady() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.ready {
 		c.ready = true
-		c.log.Info("ready: accepting messages")
+		c.log.Info("ready: accepting messages", "offline_done", c.offlineDone, "templates", c.tmplSettled)
 	}
+}
+
+// tryReady makes the Client ready once the offline backlog is committed
+// and the template catalogue settled (On-Premises readiness).
+func (c *Client) tryReady() {
+	c.mu.Lock()
+	both := c.offlineDone && c.tmplSettled
+	c.mu.Unlock()
+	if both {
+		c.markReady()
+	}
+}
+
+func (c *Client) offlineProcessed() {
+	c.mu.Lock()
+	c.offlineDone = true
+	c.mu.Unlock()
+	c.tryReady()
 }
 
 // handleIB marks the offline backlog done once the server says so and
@@ -436,9 +491,9 @@ func (c *Client) handleIB(parts *chatParts, n wabin.Node) {
 	}
 	// Submitting a marker through the inbound group commits after every
 	// message queued before it.
-	err := parts.inbound.SubmitAsync(c.ctx, &inboundMsg{marker: true}, func(error) { c.markReady() })
+	err := parts.inbound.SubmitAsync(c.ctx, &inboundMsg{marker: true}, func(error) { c.offlineProcessed() })
 	if err != nil {
-		c.markReady()
+		c.offlineProcessed()
 	}
 }
 
