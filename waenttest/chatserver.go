@@ -536,6 +536,8 @@ func (s *chatServer) handleIQ(ss *serverSession, n wabin.Node) {
 		s.handleEncrypt(ss, n, typ, result, iqError)
 	case "usync":
 		s.handleUsync(n, result, iqError)
+	case "w:biz:templates": // the template catalogue (templates.go)
+		s.handleTemplates(ss, n, typ, result, iqError)
 	default:
 		if typ == "result" || typ == "error" {
 			return // answers to our own pings

@@ -10,6 +10,8 @@ import (
 	"github.com/waent/waent/conn/noise"
 	"github.com/waent/waent/conn/register"
 	"github.com/waent/waent/conn/wabin"
+	"github.com/waent/waent/content"
+	"github.com/waent/waent/templates/catalog"
 	"github.com/waent/waent/waenttest"
 )
 
@@ -111,4 +113,54 @@ func ExampleNetwork_NewUser() {
 	// Output:
 	// 16315550101 hi bob true true
 	// 16315550102 true
+}
+
+// The network's template catalogue and a phone that renders from it: the
+// message carries only namespace, name, language and parameters, and the
+// recipient's phone fills the template in. A phone without the
+// translation answers with an error receipt instead (see
+// TemplateFailures).
+func ExampleTemplates() {
+	network, err := waenttest.NewNetwork(waenttest.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer network.Close()
+	cat := network.Templates()
+	ns := cat.Namespace("16315550100") // the namespace of a business number
+	err = cat.Add(catalog.Template{Namespace: ns, Name: "shipped", Language: "en",
+		Components: []catalog.Component{{Type: catalog.Body, Text: "Order {{1}} has shipped"}}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(cat.List(ns)[0].Status, cat.Version(ns))
+
+	// Any sender will do for the phone: it renders by namespace.
+	sender, _ := network.NewUser("16315550199", waenttest.UserOptions{})
+	bob, _ := network.NewUser("16315550102", waenttest.UserOptions{})
+	msg, err := content.ToProto(&content.Outgoing{To: bob.Phone(), Type: "template", Template: &content.Template{
+		Namespace: ns, Name: "shipped", Language: &content.Language{Policy: "deterministic", Code: "en"},
+		Components: []content.Component{{Type: "body", Parameters: []content.Parameter{{Type: "text", Text: "A42"}}}},
+	}}, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := sender.Send(ctx, bob.Phone(), msg); err != nil {
+		fmt.Println(err)
+		return
+	}
+	got, err := bob.WaitReceived(ctx, 1)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(got[0].Text)
+	// Output:
+	// approved 1
+	// Order A42 has shipped
 }

@@ -40,6 +40,8 @@ type Network struct {
 	regWeb *httptest.Server
 
 	chat *chatServer
+	// templates is the template catalogue (templates.go).
+	templates *Templates
 }
 
 // New starts a Network for a test and closes it when the test ends.
@@ -82,6 +84,7 @@ func NewNetwork(opts Options) (*Network, error) {
 	n.reg = regserver.New(regserver.Options{Now: opts.Now})
 	n.regWeb = httptest.NewServer(http.Handler(n.reg))
 	n.chat = newChatServer(n)
+	n.templates = newTemplates(n.chat)
 	if err := n.chat.listen(0, 0); err != nil {
 		n.Close()
 		return nil, err

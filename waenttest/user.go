@@ -17,6 +17,7 @@ import (
 	"github.com/waent/waent/content"
 	"github.com/waent/waent/crypto"
 	"github.com/waent/waent/store"
+	"github.com/waent/waent/templates/catalog"
 	"github.com/waent/waent/waproto/waE2E"
 )
 
@@ -43,6 +44,11 @@ type UserOptions struct {
 	// ManualDeliveryReceipts turns off the automatic delivery receipt for
 	// each decrypted message; send them with SendDelivered.
 	ManualDeliveryReceipts bool
+	// TemplateLanguages, if non-nil, are the only languages of template
+	// translations the phone holds: an entry "en" holds "en" and every
+	// "en_XX", "en_US" holds only "en_US". A template message needing
+	// another translation fails to render (templates.go).
+	TemplateLanguages []string
 }
 
 // Received is a message a user decrypted.
@@ -50,9 +56,12 @@ type Received struct {
 	ID      string
 	From    string // the sender's phone number
 	Message *waE2E.Message
-	Text    string // what a phone shows for it (content.Render)
+	Text    string // what a phone shows for it (content.Render, or the rendered template)
 	PreKey  bool   // it arrived as a pkmsg (it started a session)
 	At      time.Time
+	// Template is the rendered template of a highlyStructuredMessage, nil
+	// for other messages.
+	Template *catalog.Rendered
 }
 
 // Receipt is a receipt a user got for one of its own messages.
@@ -113,7 +122,9 @@ type User struct {
 	retries       map[msgKey]int
 	receipts      []Receipt
 	notifications []Notification
-	changed       chan struct{} // closed and replaced on every change
+	forgotten     map[string]bool   // template namespaces the phone lost (ForgetTemplates)
+	tfails        []TemplateFailure // template messages it could not render
+	changed       chan struct{}     // closed and replaced on every change
 }
 
 type msgKey struct{ from, id string }
@@ -292,18 +303,38 @@ func (u *User) onMessage(n wabin.Node) {
 		u.toServer(ack)
 		return
 	}
-	u.mu.Lock()
-	if u.seen[key] {
-		u.dups++
+	// A template message is rendered from the phone's catalogue; one that
+	// cannot be is not shown, and gets an error receipt (templates.go).
+	rec := Received{ID: id, From: sender, Message: msg, PreKey: preKey, At: u.net.opts.Now()}
+	var tfail *TemplateFailure
+	if h := hsmOf(msg); h != nil {
+		rec.Template, tfail = u.renderTemplate(h)
+	}
+	if rec.Template != nil {
+		rec.Text = rec.Template.Text()
 	} else {
+		rec.Text = content.Render(msg)
+	}
+	u.mu.Lock()
+	switch {
+	case u.seen[key]:
+		u.dups++
+	case tfail != nil:
 		u.seen[key] = true
-		u.received = append(u.received, Received{ID: id, From: sender, Message: msg, Text: content.Render(msg), PreKey: preKey, At: u.net.opts.Now()})
+		tfail.ID, tfail.From, tfail.At = id, sender, rec.At
+		u.tfails = append(u.tfails, *tfail)
+	default:
+		u.seen[key] = true
+		u.received = append(u.received, rec)
 	}
 	delete(u.retries, key)
 	u.changedLocked()
 	u.mu.Unlock()
 	u.toServer(ack)
-	if !u.opts.ManualDeliveryReceipts {
+	switch {
+	case tfail != nil:
+		u.toServer(templateErrorReceipt(id, sender, tfail.Reason))
+	case !u.opts.ManualDeliveryReceipts:
 		u.toServer(wabin.Node{Tag: "receipt", Attrs: wabin.Attrs{"id": id, "to": userJID(sender)}})
 	}
 }
