@@ -104,3 +104,24 @@ func (c *Client) templatesSettled() {
 	c.mu.Unlock()
 	c.tryReady()
 }
+
+// Templates lists the template catalogue in use.
+func (c *Client) Templates() []catalog.Template { return c.tmpl.Templates() }
+
+// TemplateNamespace is the business's template namespace, "" until the
+// catalogue was loaded.
+func (c *Client) TemplateNamespace() string { return c.tmpl.Namespace() }
+
+// RefreshTemplates pulls the catalogue from the server now, instead of
+// waiting for the next change notification or periodic pull.
+func (c *Client) RefreshTemplates(ctx context.Context) error {
+	parts, err := c.parts()
+	if err != nil {
+		return err
+	}
+	if err := c.pullTemplates(ctx, parts); err != nil {
+		return newError(2002, "", err)
+	}
+	c.templatesSettled()
+	return nil
+}
