@@ -17,6 +17,11 @@ const (
 	KindInbound = "inbound_message"
 	KindStatus  = "status_change"
 	KindSystem  = "system_message"
+	// KindServices reports the result of a service run (garbage
+	// collection): {"services":[…]}.
+	KindServices = "services"
+	// KindErrors is an out-of-band error: {"errors":[…]}.
+	KindErrors = "errors"
 )
 
 type profile struct {

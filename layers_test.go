@@ -21,7 +21,7 @@ func layer(pkg string) (int, bool) {
 	switch {
 	case pkg == "store", pkg == "waproto", strings.HasPrefix(pkg, "waproto/"):
 		return 0, true
-	case pkg == "store/memstore", pkg == "store/sqlstore", pkg == "store/storetest":
+	case pkg == "store/memstore", pkg == "store/sqlstore", pkg == "store/storetest", pkg == "store/filemedia":
 		return 1, true
 	case pkg == "store/sqlstore/sqltest":
 		return 2, true

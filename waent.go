@@ -36,6 +36,11 @@ type Config struct {
 	// saved as a contact.
 	PushName string
 
+	// Media keeps media bytes (uploads, downloads of received media).
+	// Default: in memory, which suits tests; a deployment passes a
+	// filesystem store.
+	Media store.MediaStore
+
 	// Webhook receives the callbacks (inbound messages, statuses, system
 	// messages). Nil: HTTPS POSTs to the webhooks.url setting; while none
 	// is set, callbacks wait in the store.
