@@ -2,6 +2,7 @@ package catalog_test
 
 import (
 	"fmt"
+	"log"
 
 	"github.com/waent/waent/templates/catalog"
 )
@@ -17,7 +18,7 @@ func ExampleTemplate_Render() {
 		}}
 	r, err := t.Render([]string{"#42", "Jane", "today", "X42"})
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	fmt.Println(r.Text())
 	fmt.Println(r.Buttons[0].URL)
