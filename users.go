@@ -134,6 +134,12 @@ func (c *Client) Login(ctx context.Context, username, password, newPassword stri
 	if err := c.ensureDefaultAdmin(ctx, us); err != nil {
 		return LoginResult{}, err
 	}
+	// A name no user can have is refused before it is tracked: the
+	// throttle table must not hold attacker-sized keys, and on MySQL a
+	// trailing space would otherwise alias a real user ("admin ").
+	if ValidateUsername(username) != nil {
+		return LoginResult{}, NewError(CodeAccessDenied, "Invalid credentials")
+	}
 	if wait := us.begin(username, c.now()); wait > 0 {
 		mins := max(1, int((wait+time.Minute-1)/time.Minute))
 		return LoginResult{}, NewError(CodeTooManyRequests,
@@ -316,6 +322,9 @@ func (c *Client) GetUser(ctx context.Context, username string) (store.User, erro
 	if err := c.ensureDefaultAdmin(ctx, c.users()); err != nil {
 		return store.User{}, err
 	}
+	if ValidateUsername(username) != nil {
+		return store.User{}, NewError(CodeResourceNotFound, "User not found")
+	}
 	u, err := c.st.GetUser(ctx, username)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.User{}, NewError(CodeResourceNotFound, "User not found")
@@ -334,6 +343,9 @@ func (c *Client) ChangePassword(ctx context.Context, username, password string) 
 	us := c.users()
 	if err := c.ensureDefaultAdmin(ctx, us); err != nil {
 		return err
+	}
+	if ValidateUsername(username) != nil {
+		return NewError(CodeResourceNotFound, "User not found")
 	}
 	if err := ValidatePassword("password", password); err != nil {
 		return err
@@ -372,14 +384,20 @@ func (c *Client) DeleteUser(ctx context.Context, username string) error {
 	if err := c.ensureDefaultAdmin(ctx, c.users()); err != nil {
 		return err
 	}
-	if username == DefaultAdminUsername {
-		return NewError(CodeAccessDenied, "The default admin user cannot be deleted")
+	if ValidateUsername(username) != nil {
+		return NewError(CodeResourceNotFound, "User not found")
 	}
-	if _, err := c.st.GetUser(ctx, username); err != nil {
+	u, err := c.st.GetUser(ctx, username)
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return NewError(CodeResourceNotFound, "User not found")
 		}
 		return fmt.Errorf("waent: delete user: %w", err)
+	}
+	// Compare the stored name: a collation may match a spelling that
+	// differs from it.
+	if username == DefaultAdminUsername || u.Username == DefaultAdminUsername {
+		return NewError(CodeAccessDenied, "The default admin user cannot be deleted")
 	}
 	// Revoke first: a store that deleted the user but kept its tokens
 	// must still not accept them.

@@ -102,17 +102,23 @@ func pathOf(r *http.Request) string {
 // old webapp said; an oversized body is 400 / 1009. An empty body
 // decodes as {} when allowEmpty, else it is 1008.
 func (h *Handler) decodeJSON(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) error {
+	return h.decodeJSONLimit(w, r, v, allowEmpty, h.opts.MaxBodyBytes)
+}
+
+// decodeJSONLimit is decodeJSON with its own size bound, for the bodies
+// that carry data rather than parameters (a backup to restore).
+func (h *Handler) decodeJSONLimit(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool, limit int64) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json") && mt != "text/plain") {
 			return waent.NewError(waent.CodeInvalidRequest, fmt.Sprintf("Unsupported Content-Type %q: send application/json", ct))
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return waent.NewError(waent.CodeInvalidParameter, fmt.Sprintf("Request content exceeds size of %d bytes", h.opts.MaxBodyBytes))
+			return waent.NewError(waent.CodeInvalidParameter, fmt.Sprintf("Request content exceeds size of %d bytes", limit))
 		}
 		return waent.NewError(waent.CodeInvalidRequest, "Unable to read the request: "+err.Error())
 	}
