@@ -310,6 +310,7 @@ func (c *Client) Restore(ctx context.Context, password, data string) error {
 	c.mu.Lock()
 	c.acct = acct
 	c.settings = s
+	c.settingsGen++
 	c.pendingCode = nil
 	c.mu.Unlock()
 	c.log.Info("restored from backup", "wa_id", acct.WAID, "backup_created", p.CreatedAt, "prekeys", len(pks), "settings", len(p.Settings))

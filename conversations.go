@@ -98,7 +98,7 @@ func (c *Client) openConversation(ctx context.Context, tx store.Store, ch outbox
 	if err != nil {
 		return store.Conversation{}, err
 	}
-	if !last.IsZero() && ch.At.Sub(last) < conversationLength {
+	if !last.IsZero() && !last.After(ch.At) && ch.At.Sub(last) < conversationLength {
 		origin = "user_initiated"
 	}
 	var id [16]byte

@@ -246,6 +246,7 @@ func (c *Client) UpdateSettings(ctx context.Context, fn func(*Settings)) (Settin
 		}
 		c.mu.Lock()
 		c.settings = cur.clone()
+		c.settingsGen++
 		cur.WAID = c.acct.WAID
 		c.mu.Unlock()
 		return cur, nil
@@ -329,6 +330,7 @@ func (c *Client) ResetSettings(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	c.settings = defaultSettings()
+	c.settingsGen++
 	c.mu.Unlock()
 	return nil
 }
@@ -637,6 +639,9 @@ func (c *Client) settingsLoop() {
 			return
 		case <-t.C:
 		}
+		c.mu.Lock()
+		gen := c.settingsGen
+		c.mu.Unlock()
 		s, _, err := loadSettings(c.ctx, c.st)
 		if err != nil {
 			if c.ctx.Err() == nil {
@@ -645,7 +650,10 @@ func (c *Client) settingsLoop() {
 			continue
 		}
 		c.mu.Lock()
-		c.settings = s
+		// A change made here while we read is newer than what we read.
+		if c.settingsGen == gen {
+			c.settings = s
+		}
 		c.mu.Unlock()
 	}
 }

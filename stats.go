@@ -87,7 +87,7 @@ type DBStats struct {
 // is meant for a monitor's poll, not for every request.
 func (c *Client) DBStats(ctx context.Context) (DBStats, error) {
 	start := time.Now()
-	s := DBStats{Backend: storeBackend(c.st)}
+	s := DBStats{Backend: storeBackend(c.cfg.Store)}
 	var err error
 	if s.PendingCallbacks, err = c.st.CallbackQueueLen(ctx); err != nil {
 		return s, newError(CodeDatabase, "count callbacks", err)

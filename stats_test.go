@@ -10,6 +10,8 @@ import (
 	"github.com/waent/waent"
 	"github.com/waent/waent/store"
 	"github.com/waent/waent/store/memstore"
+	"github.com/waent/waent/store/sqlstore"
+	"github.com/waent/waent/store/sqlstore/sqltest"
 	"github.com/waent/waent/webhook"
 )
 
@@ -148,5 +150,23 @@ func TestStatsCallbacksFailing(t *testing.T) {
 	}
 	if d.PendingCallbacks != 1 {
 		t.Errorf("store holds %d callbacks, want 1", d.PendingCallbacks)
+	}
+}
+
+// The database kind comes from the configured store, not the Client's
+// wrapper around it.
+func TestDBStatsBackend(t *testing.T) {
+	st := sqltest.Open(t, sqlstore.SQLite)
+	c, err := waent.New(waent.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	d, err := c.DBStats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Backend != "sqlite" {
+		t.Fatalf("backend %q, want sqlite", d.Backend)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/waent/waent/internal/groupcommit"
 	"github.com/waent/waent/outbox"
 	"github.com/waent/waent/store"
+	"github.com/waent/waent/store/memstore"
 	"github.com/waent/waent/templates"
 	"github.com/waent/waent/webhook"
 )
@@ -110,6 +111,9 @@ func (c *Config) setDefaults() {
 	if c.MaxCallbackQueue <= 0 {
 		c.MaxCallbackQueue = 100_000
 	}
+	if c.Media == nil {
+		c.Media = memstore.NewMedia()
+	}
 	if c.IQTimeout <= 0 {
 		c.IQTimeout = 75 * time.Second
 	}
@@ -147,9 +151,12 @@ type Client struct {
 	acctMu   sync.Mutex
 	acct     store.Account
 	settings Settings
-	started  bool
-	closed   bool
-	chat     *chatParts // nil until registered and started
+	// settingsGen counts local settings writes, so a periodic reload that
+	// raced one does not bring the old values back.
+	settingsGen uint64
+	started     bool
+	closed      bool
+	chat        *chatParts // nil until registered and started
 	// readiness: sends are accepted once the connection has been up and
 	// the offline backlog processed (or ReadyTimeout passed).
 	ready       bool

@@ -10,6 +10,7 @@ import (
 
 	"github.com/waent/waent"
 	"github.com/waent/waent/store"
+	"github.com/waent/waent/templates/catalog"
 	"github.com/waent/waent/waenttest"
 )
 
@@ -112,8 +113,24 @@ func TestPostMessagesTypes(t *testing.T) {
 	const phone = "16315551010"
 	u := msgNewUser(t, a, phone)
 	long := func(n int) string { return strings.Repeat("é", n) } // 1 character, 2 bytes
+	// The template sends below name templates of the business's
+	// catalogue on the network ("ns" stands for its namespace).
+	ns := a.net.Templates().Namespace(a.client.WAID())
+	for _, tp := range []catalog.Template{
+		{Namespace: ns, Name: "order_update", Language: "en_US", Components: []catalog.Component{
+			{Type: catalog.Body, Text: "Hi {{1}}, {{2}} due {{3}}"},
+			{Type: catalog.Buttons, Buttons: []catalog.Button{{Type: catalog.QuickReply, Text: "OK"}}}}},
+		{Namespace: ns, Name: "e", Language: "de", Components: []catalog.Component{{Type: catalog.Body, Text: "{{1}} {{2}}"}}},
+	} {
+		if err := a.net.Templates().Add(tp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.client.RefreshTemplates(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	msg := func(typ, obj string) string {
-		return `{"to":"` + phone + `","type":"` + typ + `","` + typ + `":` + obj + `}`
+		return `{"to":"` + phone + `","type":"` + typ + `","` + typ + `":` + strings.ReplaceAll(obj, `"namespace":"ns"`, `"namespace":"`+ns+`"`) + `}`
 	}
 	iv := func(inner string) string { return msg("interactive", inner) }
 	buttons := func(n int) string {

@@ -51,6 +51,9 @@ type syncState struct {
 // concurrent use.
 type Catalogue struct {
 	cfg Config
+	// applyMu serialises Apply, so the catalogue in memory and the cached
+	// copy are the same snapshot.
+	applyMu sync.Mutex
 
 	mu       sync.RWMutex
 	ns       string
@@ -120,7 +123,18 @@ func (c *Catalogue) LoadCache(ctx context.Context) (fresh bool, err error) {
 
 // Apply makes a snapshot pulled from the server the catalogue in use and
 // replaces the cache with it in one transaction.
+//
+// Pulls may race (a notification and an on-demand refresh): a snapshot
+// older than the one in use is ignored.
 func (c *Catalogue) Apply(ctx context.Context, snap Snapshot) error {
+	c.applyMu.Lock()
+	defer c.applyMu.Unlock()
+	c.mu.RLock()
+	stale := c.have && c.ns == snap.Namespace && snap.Version < c.version
+	c.mu.RUnlock()
+	if stale {
+		return nil
+	}
 	now := c.cfg.Now()
 	var valid []catalog.Template
 	for _, t := range snap.Templates {

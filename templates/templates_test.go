@@ -36,6 +36,12 @@ func catalogue() []catalog.Template {
 		{Namespace: ns, Name: "call", Language: "en", Status: "approved", Components: []catalog.Component{
 			body("Call us"), {Type: catalog.Buttons, Buttons: []catalog.Button{{Type: catalog.PhoneButton, Text: "Call", PhoneNumber: "12"}}},
 		}},
+		{Namespace: ns, Name: "survey", Language: "en", Status: "approved", Components: []catalog.Component{
+			body("Rate us"), {Type: catalog.Buttons, Buttons: []catalog.Button{
+				{Type: catalog.QuickReply, Text: "Good"},
+				{Type: catalog.URLButton, Text: "More", URL: "https://example.com/s/{{1}}"},
+			}},
+		}},
 		{Namespace: ns, Name: "paused_one", Language: "en", Status: "paused", Components: []catalog.Component{body("x")}},
 		{Namespace: ns, Name: "disabled_one", Language: "en", Status: "disabled", Components: []catalog.Component{body("x")}},
 		{Namespace: ns, Name: "rejected_one", Language: "en", Status: "rejected", Components: []catalog.Component{body("x")}},
@@ -103,6 +109,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"ok", tmpl("greeting", "en", body(text("Jane"))), 0, ""},
 		{"ok german", tmpl("greeting", "de", body(text("Jane"))), 0, ""},
+		{"ok other spelling", tmpl("order", "en-us", orderComps("#1", "AB12")...), 0, ""},
 		{"ok order", tmpl("order", "en_US", orderComps("#1", "AB12")...), 0, ""},
 		{"ok quick reply payload", tmpl("order", "en_US", append(orderComps("#1", "AB12"), content.Component{Type: "button", SubType: "quick_reply", Index: "1",
 			Parameters: []content.Parameter{{Type: "payload", Payload: "yes"}}})...), 0, ""},
@@ -141,6 +148,11 @@ func TestValidate(t *testing.T) {
 		{"bad phone", tmpl("call", "en"), 2011, ""},
 		{"body media", tmpl("greeting", "en", body(content.Parameter{Type: "image", Image: &content.Media{ID: "m"}})), 2012, ""},
 		{"button type", tmpl("order", "en_US", append(orderComps("#1", "AB12")[:2], content.Component{Type: "button", SubType: "quick_reply", Index: "0"})...), 2012, ""},
+		{"media header body too long", tmpl("invoice", "en", content.Component{Type: "header", Parameters: []content.Parameter{{Type: "document", Document: &content.Media{ID: "m1"}}}}, body(text(strings.Repeat("z", 1020)))), 2005, "body"},
+		{"quick reply payload shifts", tmpl("survey", "en", content.Component{Type: "button", SubType: "url", Index: "1", Parameters: []content.Parameter{text("abc")}}), 2009, "quick_reply button component with a payload at index 0"},
+		{"survey ok", tmpl("survey", "en", content.Component{Type: "button", SubType: "quick_reply", Index: "0", Parameters: []content.Parameter{{Type: "payload", Payload: "p"}}},
+			content.Component{Type: "button", SubType: "url", Index: "1", Parameters: []content.Parameter{text("abc")}}), 0, ""},
+		{"button index twice", tmpl("order", "en_US", append(orderComps("#1", "AB12"), content.Component{Type: "button", SubType: "url", Index: "00", Parameters: []content.Parameter{text("x")}})...), 1009, "repeats the button"},
 		{"no such button", tmpl("order", "en_US", append(orderComps("#1", "AB12"), content.Component{Type: "button", SubType: "quick_reply", Index: "2"})...), 1009, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -208,6 +220,14 @@ func TestCacheAndAge(t *testing.T) {
 		t.Fatalf("%d cached templates after a smaller snapshot", len(rows))
 	}
 
+	// A snapshot older than the one in use (a racing pull) is ignored.
+	if err := c2.Apply(ctx, templates.Snapshot{Namespace: ns, Version: 2, Templates: catalogue()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.Validate(tmpl("greeting", "en", body(text("Jane")))); err == nil || c2.Version() != 4 {
+		t.Fatalf("an older snapshot replaced version 4 (now %d)", c2.Version())
+	}
+
 	// Older than 7 days: not trusted until the next pull.
 	clk.t = clk.t.Add(8 * 24 * time.Hour)
 	c3, _ := templates.New(templates.Config{Store: st, Now: clk.now})
@@ -248,8 +268,8 @@ func TestApplySkipsInvalidTemplates(t *testing.T) {
 		}
 	}
 	got, _ := json.Marshal(len(c.Templates()))
-	if string(got) != "9" {
-		t.Errorf("%s templates in use, want 9", got)
+	if string(got) != "10" {
+		t.Errorf("%s templates in use, want 10", got)
 	}
 }
 

@@ -2,8 +2,10 @@ package templates
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -114,7 +116,13 @@ func (c *Catalogue) resolve(ns, name string, lang *content.Language, legacyLg, l
 			code += "_" + legacyLc
 		}
 	}
-	lg, lc := catalog.SplitLanguage(code)
+	// "en-us" and "en_US" name the same translation.
+	lg, lc := catalog.SplitLanguage(strings.ReplaceAll(code, "-", "_"))
+	lg, lc = strings.ToLower(lg), strings.ToUpper(lc)
+	code = lg
+	if lc != "" {
+		code += "_" + lc
+	}
 	where := "language " + lg
 	if lc != "" {
 		where += " and locale " + lc
@@ -194,6 +202,9 @@ func checkComponents(t *catalog.Template, comps []content.Component) error {
 			body = c
 		case "button":
 			n, _ := strconv.Atoi(c.Index)
+			if buttons[n] != nil { // "1" and "01"
+				return content.NewError(codeInvalidParam, fmt.Sprintf("Parameter 'template.components' repeats the button at index %d", n))
+			}
 			buttons[n] = c
 		}
 	}
@@ -264,19 +275,9 @@ func checkComponents(t *catalog.Template, comps []content.Component) error {
 		}
 	}
 
-	// Hydrated lengths.
-	r, err := t.Render(append(append(append([]string{}, headerParams...), bodyParams...), buttonParams(t, buttons)...))
-	if err == nil {
-		if utf8.RuneCountInString(r.Header) > catalog.MaxHeaderText {
-			return content.NewError(codeHydratedLong, fmt.Sprintf("The header of template %s is longer than %d characters with its parameters", t.Name, catalog.MaxHeaderText))
-		}
-		if utf8.RuneCountInString(r.Body) > catalog.MaxBodyText {
-			return content.NewError(codeHydratedLong, fmt.Sprintf("The body of template %s is longer than %d characters with its parameters", t.Name, catalog.MaxBodyText))
-		}
-	}
-
 	// Buttons.
-	for idx, c := range buttons {
+	for _, idx := range slices.Sorted(maps.Keys(buttons)) {
+		c := buttons[idx]
 		if idx >= len(slots.Buttons) {
 			return content.NewError(codeInvalidParam, fmt.Sprintf("Template %s has no button at index %d", t.Name, idx))
 		}
@@ -322,6 +323,35 @@ func checkComponents(t *catalog.Template, comps []content.Component) error {
 		case bs.Type == catalog.PhoneButton && !validPhone(def.PhoneNumber):
 			return content.NewError(codeBadPhone, fmt.Sprintf("Phone Number in button %d of template %s is invalid", bs.Index, t.Name))
 		}
+	}
+	// Button parameters travel flattened by index: a quick reply without
+	// its payload before a button that takes a parameter would shift that
+	// parameter onto the quick reply on the phone.
+	for i, bs := range slots.Buttons {
+		if bs.Type != catalog.QuickReply || (buttons[i] != nil && len(buttons[i].Parameters) > 0) {
+			continue
+		}
+		for _, later := range slots.Buttons[i+1:] {
+			if later.Params > 0 && buttons[later.Index] != nil && len(buttons[later.Index].Parameters) > 0 {
+				return content.NewError(codeRequiredMiss, fmt.Sprintf("Template %s requires a quick_reply button component with a payload at index %d, since a later button takes a parameter", t.Name, i))
+			}
+		}
+	}
+	// Hydrated lengths, on the parameters as the phone will split them.
+	flat := append([]string{}, headerParams...)
+	if slots.HeaderMedia != "" {
+		flat = append(flat, "") // the media travels as one parameter
+	}
+	flat = append(append(flat, bodyParams...), buttonParams(t, buttons)...)
+	r, err := t.Render(flat)
+	if err != nil {
+		return content.NewError(codeParamCount, fmt.Sprintf("The parameters of template %s do not match its components: %v", t.Name, err))
+	}
+	if utf8.RuneCountInString(r.Header) > catalog.MaxHeaderText {
+		return content.NewError(codeHydratedLong, fmt.Sprintf("The header of template %s is longer than %d characters with its parameters", t.Name, catalog.MaxHeaderText))
+	}
+	if utf8.RuneCountInString(r.Body) > catalog.MaxBodyText {
+		return content.NewError(codeHydratedLong, fmt.Sprintf("The body of template %s is longer than %d characters with its parameters", t.Name, catalog.MaxBodyText))
 	}
 	return nil
 }
