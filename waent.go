@@ -244,6 +244,7 @@ func (c *Client) Start(ctx context.Context) error {
 		defer c.bg.Done()
 		c.settingsLoop()
 	}()
+	c.startGC()
 	if acct.State == store.RegistrationRegistered {
 		return c.startChat(acct)
 	}
