@@ -58,7 +58,6 @@ func (c *Client) startGC() {
 	}()
 }
 
-
 // RunMessageGC starts a message garbage collection now (PUT
 // /v1/services/message/gc) and returns at once; the result arrives as a
 // services callback:

@@ -270,7 +270,6 @@ func TestStartGCStopsOnClose(t *testing.T) {
 	c.startGC()
 	done := make(chan struct{})
 	go func() {
-		c.stopGC()
 		c.Close()
 		close(done)
 	}()
