@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,12 @@ type inboundMsg struct {
 	decrypted bool   // receipt and ack
 	retry     bool   // decryption failed: retry receipt
 	nack      int    // unusable stanza: ack with this error
+
+	// Media (mediarecv.go): download is the media id this message queued
+	// for download; a marker's mediaDone lists ids whose download ended,
+	// to drop from the pending list.
+	download  string
+	mediaDone []string
 }
 
 // handleMessage hands a <message> to the inbound group commit. It returns
@@ -69,6 +76,11 @@ func (c *Client) handleMessage(ctx context.Context, parts *chatParts, n wabin.No
 // everything (and the redelivered copy is recognised) or nothing.
 func (c *Client) commitInbound(ctx context.Context, parts *chatParts, msgs []*inboundMsg) error {
 	err := c.commitInboundBatch(ctx, parts, msgs)
+	if err == nil && slices.ContainsFunc(msgs, func(m *inboundMsg) bool { return m.marker && m.mediaDone == nil }) {
+		// An offline backlog is committed, after a (re)connection or a
+		// restart: retry the media downloads still pending (mediarecv.go).
+		c.resumeMediaDownloads(parts)
+	}
 	if err == nil || len(msgs) == 1 || !errors.Is(err, store.ErrInvalid) {
 		return err
 	}
@@ -98,11 +110,13 @@ func (c *Client) commitInboundBatch(ctx context.Context, parts *chatParts, msgs 
 	return c.st.InTx(ctx, func(tx store.Store) error {
 		b := parts.sig.Begin(tx)
 		var recs []store.Message
-		var cbs [][]store.Callback // per record
-		var extra []store.Callback // callbacks not tied to a new record
+		var cbs [][]store.Callback         // per record
+		var extra []store.Callback         // callbacks not tied to a new record
+		var downloads, downloaded []string // media ids (mediarecv.go)
 		for _, m := range msgs {
-			m.decrypted, m.retry, m.nack, m.revokes = false, false, 0, ""
+			m.decrypted, m.retry, m.nack, m.revokes, m.download = false, false, 0, "", ""
 			if m.marker {
+				downloaded = append(downloaded, m.mediaDone...)
 				continue
 			}
 			rec, cb, more, err := c.decodeInbound(ctx, b, tx, m, settings)
@@ -114,6 +128,12 @@ func (c *Client) commitInboundBatch(ctx context.Context, parts *chatParts, msgs 
 				recs = append(recs, *rec)
 				cbs = append(cbs, cb)
 			}
+			if m.download != "" {
+				downloads = append(downloads, m.download)
+			}
+		}
+		if err := updatePendingDownloads(ctx, tx, downloads, downloaded, c.now()); err != nil {
+			return err
 		}
 		if len(recs) > 0 {
 			added, err := tx.AddMessages(ctx, recs)
@@ -213,6 +233,14 @@ func (c *Client) decodeInbound(ctx context.Context, b *crypto.Batch, tx store.St
 		entry = &content.Inbound{Type: "unknown", Errors: []content.Error{*content.NewError(501, "")}}
 	}
 	entry.From, entry.ID, entry.Timestamp = m.from, m.id, strconv.FormatInt(m.at.Unix(), 10)
+	// Media gets its id and row here, in the transaction (mediarecv.go).
+	download, err := c.recordInboundMedia(ctx, tx, &pm, entry, m, settings)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if download {
+		m.download = inMediaOf(entry).ID
+	}
 	payload, err := json.Marshal(entry)
 	if err != nil {
 		return nil, nil, nil, err
@@ -236,6 +264,9 @@ func (c *Client) afterInbound(parts *chatParts, m *inboundMsg, err error) {
 		return
 	}
 	c.kickWebhooks()
+	if m.download != "" {
+		c.startMediaDownload(parts, m.download) // mediarecv.go
+	}
 	switch {
 	case m.decrypted:
 		c.send(parts, wabin.Node{Tag: "receipt", Attrs: wabin.Attrs{"id": m.id, "to": wabin.NewJID(m.from, wabin.DefaultUserServer)}})

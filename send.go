@@ -62,11 +62,18 @@ func (c *Client) Send(ctx context.Context, msg *content.Outgoing) (string, error
 	}
 	normal := *msg
 	normal.To = to
-	w, err := wireOfOutgoing(&normal)
+	// Media is fetched, checked and uploaded here, before the message is
+	// durable, so that the outbox never needs the network for it
+	// (mediasend.go).
+	media, err := c.prepareMedia(ctx, parts, &normal)
 	if err != nil {
 		return "", err
 	}
-	payload, err := json.Marshal(&normal)
+	w, err := wireOfOutgoing(&normal, media)
+	if err != nil {
+		return "", err
+	}
+	payload, err := json.Marshal(&storedOutgoing{Outgoing: normal, Media: media})
 	if err != nil {
 		return "", newError(CodeInternal, "encode message", err)
 	}
@@ -86,19 +93,22 @@ func (c *Client) Send(ctx context.Context, msg *content.Outgoing) (string, error
 	return id, nil
 }
 
-// wireOf rebuilds the wire form of a stored outbound message.
+// wireOf rebuilds the wire form of a stored outbound message, with the
+// media reference Send stored in it (mediasend.go).
 func wireOf(m store.Message) (outbox.Wire, error) {
-	var o content.Outgoing
+	var o storedOutgoing
 	if err := json.Unmarshal(m.Payload, &o); err != nil {
 		return outbox.Wire{}, fmt.Errorf("stored message %s: %w", m.ID, err)
 	}
-	return wireOfOutgoing(&o)
+	return wireOfOutgoing(&o.Outgoing, o.Media)
 }
 
-func wireOfOutgoing(o *content.Outgoing) (outbox.Wire, error) {
-	pm, err := content.ToProto(o, nil)
+func wireOfOutgoing(o *content.Outgoing, media *content.MediaRef) (outbox.Wire, error) {
+	pm, err := content.ToProto(o, media)
 	if errors.Is(err, content.ErrNeedMedia) {
-		return outbox.Wire{}, newError(CodeInvalidParameter, "sending media needs the media service, which this build does not have yet", err)
+		// Send resolves media first; a stored message without its
+		// reference predates media support and cannot be built.
+		return outbox.Wire{}, newError(CodeInvalidParameter, "media message without an uploaded file", err)
 	}
 	if err != nil {
 		return outbox.Wire{}, asError(err)

@@ -538,6 +538,8 @@ func (s *chatServer) handleIQ(ss *serverSession, n wabin.Node) {
 		s.handleUsync(n, result, iqError)
 	case "w:biz:templates": // the template catalogue (templates.go)
 		s.handleTemplates(ss, n, typ, result, iqError)
+	case "w:m": // media_conn, the media CDN's address (media.go)
+		s.handleMediaConn(n, typ, result, iqError)
 	default:
 		if typ == "result" || typ == "error" {
 			return // answers to our own pings

@@ -42,6 +42,8 @@ type Network struct {
 	chat *chatServer
 	// templates is the template catalogue (templates.go).
 	templates *Templates
+	// media is the media CDN (media.go).
+	media *mediaCDN
 }
 
 // New starts a Network for a test and closes it when the test ends.
@@ -85,6 +87,7 @@ func NewNetwork(opts Options) (*Network, error) {
 	n.regWeb = httptest.NewServer(http.Handler(n.reg))
 	n.chat = newChatServer(n)
 	n.templates = newTemplates(n.chat)
+	n.media = newMediaCDN(n) // media.go
 	if err := n.chat.listen(0, 0); err != nil {
 		n.Close()
 		return nil, err
@@ -99,6 +102,9 @@ func (n *Network) Close() error {
 	}
 	if n.regWeb != nil {
 		n.regWeb.Close()
+	}
+	if n.media != nil {
+		n.media.close() // media.go
 	}
 	return nil
 }

@@ -62,6 +62,11 @@ type Received struct {
 	// Template is the rendered template of a highlyStructuredMessage, nil
 	// for other messages.
 	Template *catalog.Rendered
+	// Media is the downloaded, verified and decrypted file of a media
+	// message; MediaErr says why there is none when the message has media
+	// (media.go).
+	Media    []byte
+	MediaErr error
 }
 
 // Receipt is a receipt a user got for one of its own messages.
@@ -314,6 +319,10 @@ func (u *User) onMessage(n wabin.Node) {
 		rec.Text = rec.Template.Text()
 	} else {
 		rec.Text = content.Render(msg)
+	}
+	// A phone downloads media on arrival (media.go).
+	if data, ok, err := u.fetchMedia(msg); ok {
+		rec.Media, rec.MediaErr = data, err
 	}
 	u.mu.Lock()
 	switch {
