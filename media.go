@@ -228,6 +228,14 @@ func (c *Client) OpenMedia(ctx context.Context, id string) (store.Media, io.Read
 		return store.Media{}, nil, newError(CodeDatabase, "load media metadata", err)
 	}
 	rc, err := c.media().Open(ctx, id)
+	if errors.Is(err, store.ErrNotFound) && m.Origin == store.MediaInbound {
+		// A received file not downloaded yet (auto_download left its type
+		// out, or the download is still running): fetch it now.
+		if ferr := c.FetchMedia(ctx, id); ferr != nil {
+			return store.Media{}, nil, ferr
+		}
+		rc, err = c.media().Open(ctx, id)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Media{}, nil, mediaNotFound(id, err)
 	}

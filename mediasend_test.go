@@ -359,16 +359,21 @@ func TestReceiveMediaHonoursAutoDownloadAndRejectsTampering(t *testing.T) {
 	})
 	waitFor(t, 10*time.Second, "document fetched", func() bool { return net.MediaDownloads() > before })
 	time.Sleep(200 * time.Millisecond) // let verification finish
-	if _, err := openMedia(c, doc.ID); err == nil {
-		t.Fatal("the tampered document was stored")
-	}
-	if _, err := openMedia(c, img.ID); err == nil {
-		t.Fatal("the image was downloaded although auto_download leaves images out")
-	}
 	if n := net.MediaDownloads(); n != before+1 {
 		t.Fatalf("%d downloads, want %d: the image must not be fetched and the bad document only once", n, before+1)
 	}
-	// Asked for, the document fails its MAC again and the image arrives.
+	// Opening the tampered document fetches it again and fails; opening
+	// the image fetches it on demand.
+	if _, err := openMedia(c, doc.ID); err == nil {
+		t.Fatal("the tampered document was stored")
+	}
+	if data, err := openMedia(c, img.ID); err != nil || len(data) != 5000 {
+		t.Fatalf("image opened on demand: %d bytes, %v", len(data), err)
+	}
+	if n := net.MediaDownloads(); n != before+3 {
+		t.Fatalf("%d downloads after opening both, want %d", n, before+3)
+	}
+	// Asked for, the document fails its MAC again and the image is there.
 	err = c.FetchMedia(ctx, doc.ID)
 	var we *waent.Error
 	if !errors.As(err, &we) || we.Code != 400 || !errors.Is(err, crypto.ErrMediaMAC) {
