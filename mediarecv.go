@@ -86,39 +86,26 @@ type inboundMediaRef struct {
 // inboundMediaOf finds the media of a received message inside the
 // wrappers content.FromProto unwraps too.
 func inboundMediaOf(m *waE2E.Message) (inboundMediaRef, bool) {
-	for range 8 {
-		if m == nil {
-			return inboundMediaRef{}, false
-		}
-		switch {
-		case m.DeviceSentMessage != nil:
-			m = m.DeviceSentMessage.GetMessage()
-		case m.EphemeralMessage != nil:
-			m = m.EphemeralMessage.GetMessage()
-		case m.ViewOnceMessage != nil:
-			m = m.ViewOnceMessage.GetMessage()
-		case m.ViewOnceMessageV2 != nil:
-			m = m.ViewOnceMessageV2.GetMessage()
-		case m.DocumentWithCaptionMessage != nil:
-			m = m.DocumentWithCaptionMessage.GetMessage()
-		case m.ImageMessage != nil:
-			x := m.ImageMessage
-			return inboundMediaRef{"image", x.GetMimetype(), x.GetDirectPath(), x.GetMediaKey(), x.GetFileSHA256(), x.GetFileEncSHA256(), x.GetFileLength(), x.GetMediaKeyTimestamp(), ""}, true
-		case m.VideoMessage != nil:
-			x := m.VideoMessage
-			return inboundMediaRef{"video", x.GetMimetype(), x.GetDirectPath(), x.GetMediaKey(), x.GetFileSHA256(), x.GetFileEncSHA256(), x.GetFileLength(), x.GetMediaKeyTimestamp(), ""}, true
-		case m.AudioMessage != nil:
-			x := m.AudioMessage
-			return inboundMediaRef{"audio", x.GetMimetype(), x.GetDirectPath(), x.GetMediaKey(), x.GetFileSHA256(), x.GetFileEncSHA256(), x.GetFileLength(), x.GetMediaKeyTimestamp(), ""}, true
-		case m.DocumentMessage != nil:
-			x := m.DocumentMessage
-			return inboundMediaRef{"document", x.GetMimetype(), x.GetDirectPath(), x.GetMediaKey(), x.GetFileSHA256(), x.GetFileEncSHA256(), x.GetFileLength(), x.GetMediaKeyTimestamp(), x.GetFileName()}, true
-		case m.StickerMessage != nil:
-			x := m.StickerMessage
-			return inboundMediaRef{"image", x.GetMimetype(), x.GetDirectPath(), x.GetMediaKey(), x.GetFileSHA256(), x.GetFileEncSHA256(), x.GetFileLength(), x.GetMediaKeyTimestamp(), ""}, true
-		default:
-			return inboundMediaRef{}, false
-		}
+	m, ok := content.Unwrap(m)
+	if !ok || m == nil {
+		return inboundMediaRef{}, false
+	}
+	switch {
+	case m.ImageMessage != nil:
+		x := m.ImageMessage
+		return inboundMediaRef{"image", x.GetMimetype(), x.GetDirectPath(), x.GetMediaKey(), x.GetFileSHA256(), x.GetFileEncSHA256(), x.GetFileLength(), x.GetMediaKeyTimestamp(), ""}, true
+	case m.VideoMessage != nil:
+		x := m.VideoMessage
+		return inboundMediaRef{"video", x.GetMimetype(), x.GetDirectPath(), x.GetMediaKey(), x.GetFileSHA256(), x.GetFileEncSHA256(), x.GetFileLength(), x.GetMediaKeyTimestamp(), ""}, true
+	case m.AudioMessage != nil:
+		x := m.AudioMessage
+		return inboundMediaRef{"audio", x.GetMimetype(), x.GetDirectPath(), x.GetMediaKey(), x.GetFileSHA256(), x.GetFileEncSHA256(), x.GetFileLength(), x.GetMediaKeyTimestamp(), ""}, true
+	case m.DocumentMessage != nil:
+		x := m.DocumentMessage
+		return inboundMediaRef{"document", x.GetMimetype(), x.GetDirectPath(), x.GetMediaKey(), x.GetFileSHA256(), x.GetFileEncSHA256(), x.GetFileLength(), x.GetMediaKeyTimestamp(), x.GetFileName()}, true
+	case m.StickerMessage != nil:
+		x := m.StickerMessage
+		return inboundMediaRef{"image", x.GetMimetype(), x.GetDirectPath(), x.GetMediaKey(), x.GetFileSHA256(), x.GetFileEncSHA256(), x.GetFileLength(), x.GetMediaKeyTimestamp(), ""}, true
 	}
 	return inboundMediaRef{}, false
 }

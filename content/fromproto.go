@@ -154,6 +154,11 @@ func unwrap(m *waE2E.Message) (_ *waE2E.Message, ok bool) {
 	return nil, false
 }
 
+// Unwrap strips the wrapper messages (ephemeral, view-once, device-sent,
+// document-with-caption) around a message's content, as FromProto does.
+// ok is false when they nest too deep.
+func Unwrap(m *waE2E.Message) (_ *waE2E.Message, ok bool) { return unwrap(m) }
+
 // Revoked reports whether m (possibly wrapped) revokes an earlier message,
 // and that message's id. On-Prem turns it into a "deleted" status.
 func Revoked(m *waE2E.Message) (id string, ok bool) {
