@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -320,10 +321,16 @@ func killNine(t *testing.T, dsn string) {
 		if cb.Kind != waent.KindInbound {
 			continue
 		}
-		for _, id := range inbound {
-			if strings.Contains(string(cb.Payload), `"id":"`+id+`"`) {
-				perID[id]++
-			}
+		var p struct {
+			Messages []struct {
+				ID string `json:"id"`
+			} `json:"messages"`
+		}
+		if err := json.Unmarshal(cb.Payload, &p); err != nil {
+			t.Fatalf("callback %s: %v", cb.Payload, err)
+		}
+		for _, m := range p.Messages {
+			perID[m.ID]++
 		}
 	}
 	for _, id := range inbound {
