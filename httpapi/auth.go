@@ -13,10 +13,10 @@ import (
 
 // authenticate establishes the principal of a request for rt: Basic for
 // login (checked by the login handler), Bearer tokens, and the API key
-// on routes open to roleAPI. The status is 401 for missing or bad
+// on routes open to RoleAPI. The status is 401 for missing or bad
 // credentials.
 func (h *Handler) authenticate(r *http.Request, rt *route) (principal, int, error) {
-	if rt.role == roleNone {
+	if rt.role == RoleNone {
 		return principal{}, 0, nil
 	}
 	header := strings.TrimSpace(r.Header.Get("Authorization"))
@@ -42,20 +42,20 @@ func (h *Handler) authenticate(r *http.Request, rt *route) (principal, int, erro
 			return principal{}, http.StatusUnauthorized, waent.NewError(waent.CodePasswordChange,
 				"Password change required: log in with 'new_password'")
 		}
-		p := principal{username: u.Username, role: roleUser, token: cred}
+		p := principal{username: u.Username, role: RoleUser, token: cred}
 		if u.Role == store.RoleAdmin {
-			p.role = roleAdmin
+			p.role = RoleAdmin
 		}
 		return p, 0, nil
 	case strings.EqualFold(scheme, "Apikey"):
 		if h.opts.APIKey == "" || !keyEqual(cred, h.opts.APIKey) {
 			return denied("Invalid API key")
 		}
-		if rt.role != roleAPI {
+		if rt.role != RoleAPI {
 			return principal{}, http.StatusForbidden, waent.NewError(waent.CodeAccessDenied,
 				"The API key is accepted only on the health, stats and metrics paths")
 		}
-		return principal{role: roleAPI, apiKey: true}, 0, nil
+		return principal{role: RoleAPI, apiKey: true}, 0, nil
 	case strings.EqualFold(scheme, "Basic"):
 		return denied("Basic credentials are accepted only by POST /v1/users/login: send 'Bearer <token>'")
 	}

@@ -42,6 +42,9 @@ type Options struct {
 	// Node labels this handler's metrics (On-Premises: the container's
 	// host name). Default os.Hostname().
 	Node string
+	// Routes are application routes served beside /v1 with its
+	// authentication and envelope.
+	Routes []Route
 }
 
 // Handler serves the /v1 API over one Client. It holds no global state:
@@ -69,6 +72,11 @@ func New(c *waent.Client, opts Options) (*Handler, error) {
 	opts.Prefix = strings.TrimSuffix(opts.Prefix, "/")
 	if opts.Prefix != "" && !strings.HasPrefix(opts.Prefix, "/") {
 		return nil, errors.New("httpapi: Options.Prefix must start with /")
+	}
+	for _, r := range opts.Routes {
+		if err := r.check(); err != nil {
+			return nil, err
+		}
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
@@ -165,7 +173,7 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // principal is who a request authenticated as.
 type principal struct {
 	username string // "" for the API key
-	role     role
+	role     Role
 	apiKey   bool
 	token    string // the bearer token presented, for logout
 }
@@ -173,4 +181,24 @@ type principal struct {
 // notImplemented answers a route this build does not serve yet.
 func (h *Handler) notImplemented(w http.ResponseWriter, r *http.Request) {
 	h.failStatus(w, r, http.StatusNotImplemented, waent.NewError(waent.CodeGeneric, "not implemented in this build"))
+}
+
+// Respond writes a success in the /v1 envelope: payload's keys (a struct
+// or map that marshals to a JSON object; nil for none), then meta. For
+// the handlers of Options.Routes.
+func (h *Handler) Respond(w http.ResponseWriter, status int, payload any) {
+	h.respond(w, status, payload)
+}
+
+// Fail writes err in the /v1 errors envelope with the HTTP status its
+// On-Premises code maps to; an error without a code is a 500 / 1014. For
+// the handlers of Options.Routes.
+func (h *Handler) Fail(w http.ResponseWriter, r *http.Request, err error) {
+	h.fail(w, r, err)
+}
+
+// DecodeJSON reads a JSON request body into v as /v1 does: bounded by
+// MaxBodyBytes, 400 / 1025 for malformed JSON. The error is ready for Fail.
+func (h *Handler) DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	return h.decodeJSON(w, r, v, false)
 }

@@ -102,9 +102,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		switch {
 		case rt.pattern == "/v1/users/login":
 			want = []string{"basicAuth"}
-		case rt.role == roleNone:
+		case rt.role == RoleNone:
 			want = nil
-		case rt.role == roleAPI:
+		case rt.role == RoleAPI:
 			want = []string{"apiKeyAuth", "bearerAuth"}
 		default:
 			want = []string{"bearerAuth"}

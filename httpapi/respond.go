@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/waent/waent"
+	"github.com/waent/waent/content"
 )
 
 // meta is the envelope's meta object (onprem-api.md §1.2).
@@ -35,6 +36,9 @@ func (h *Handler) respond(w http.ResponseWriter, status int, payload any) {
 	var body []byte
 	if payload != nil {
 		b, err := json.Marshal(payload)
+		if err == nil && string(b) == "null" { // a nil map or pointer
+			b = []byte("{}")
+		}
 		if err != nil || len(b) < 2 || b[0] != '{' {
 			h.log.Error("httpapi: response is not a JSON object", "err", err)
 			h.failStatus(w, nil, http.StatusInternalServerError, waent.NewError(waent.CodeInternal, "response encoding failed"))
@@ -64,7 +68,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 // credentials, 405), or 0 for the code's own.
 func (h *Handler) failStatus(w http.ResponseWriter, r *http.Request, status int, err error) {
 	var we *waent.Error
-	if !errors.As(err, &we) {
+	var ce *content.Error
+	if !errors.As(err, &we) && errors.As(err, &ce) {
+		we = &waent.Error{Code: ce.Code, Title: ce.Title, Details: ce.Details}
+	}
+	if we == nil {
 		if r != nil && r.Context().Err() != nil {
 			// The client went away; nobody reads this answer.
 			we = waent.NewError(waent.CodeGeneric, "request cancelled")

@@ -172,3 +172,58 @@ func TestMountedUnderStdlibAndChi(t *testing.T) {
 		})
 	}
 }
+
+// Application routes get the /v1 authentication, roles and envelope.
+func TestApplicationRoutes(t *testing.T) {
+	var h *httpapi.Handler
+	routes := []httpapi.Route{
+		{Method: "GET", Pattern: "/app/things/{id}", Role: httpapi.RoleUser, Handler: func(w http.ResponseWriter, r *http.Request) {
+			if r.PathValue("id") == "missing" {
+				h.Fail(w, r, waent.NewError(waent.CodeResourceNotFound, "no such thing"))
+				return
+			}
+			h.Respond(w, http.StatusOK, map[string]any{"things": []string{r.PathValue("id")}})
+		}},
+		{Method: "POST", Pattern: "/app/admin", Role: httpapi.RoleAdmin, Handler: func(w http.ResponseWriter, r *http.Request) {
+			var body struct{ N int }
+			if err := h.DecodeJSON(w, r, &body); err != nil {
+				h.Fail(w, r, err)
+				return
+			}
+			h.Respond(w, http.StatusCreated, nil)
+		}},
+	}
+	a := newAPI(t, apiOptions{unregistered: true, opts: httpapi.Options{Routes: routes}})
+	h = a.h
+	res := a.do("GET", "/app/things/42", nil, a.admin)
+	if res.status != 200 || !strings.HasPrefix(string(res.raw), `{"things":["42"],"meta":`) {
+		t.Fatalf("GET: %d %s", res.status, res.raw)
+	}
+	a.do("GET", "/app/things/missing", nil, a.admin).wantError(404, 1006)
+	a.do("GET", "/app/things/42", nil, "").wantError(401, 1005)
+	a.do("POST", "/app/admin", `{"N":`, a.admin).wantError(400, 1025)
+	if res := a.do("POST", "/app/admin", `{"N":1}`, a.admin); res.status != 201 {
+		t.Fatalf("POST as admin: %d %s", res.status, res.raw)
+	}
+	// A plain user may read but not reach the admin route.
+	if res := a.do("POST", "/v1/users", map[string]string{"username": "clerk", "password": "Cl3rk-password!"}, a.admin); res.status != 201 {
+		t.Fatal(res.status)
+	}
+	clerk := a.login("clerk", "Cl3rk-password!", "")
+	if res := a.do("GET", "/app/things/1", nil, clerk); res.status != 200 {
+		t.Fatalf("clerk GET: %d", res.status)
+	}
+	a.do("POST", "/app/admin", `{"N":1}`, clerk).wantError(403, 1005)
+
+	c, _ := waent.New(waent.Config{Store: memstore.New(), Logger: slog.New(slog.DiscardHandler)})
+	defer c.Close()
+	for _, bad := range []httpapi.Route{
+		{Method: "GET", Pattern: "/v1/mine", Handler: routes[0].Handler},
+		{Method: "GET", Pattern: "relative", Handler: routes[0].Handler},
+		{Method: "GET", Pattern: "/x"},
+	} {
+		if _, err := httpapi.New(c, httpapi.Options{Routes: []httpapi.Route{bad}}); err == nil {
+			t.Errorf("route %+v accepted", bad)
+		}
+	}
+}

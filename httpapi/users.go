@@ -93,7 +93,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) {
 // path names.
 func (h *Handler) selfOrAdmin(w http.ResponseWriter, r *http.Request, username string) bool {
 	p := principalOf(r)
-	if p.role.atLeast(roleAdmin) || (p.username != "" && p.username == username) {
+	if p.role.atLeast(RoleAdmin) || (p.username != "" && p.username == username) {
 		return true
 	}
 	h.failStatus(w, r, http.StatusForbidden, waent.NewError(waent.CodeAccessDenied, "User doesn't have permission"))

@@ -82,11 +82,12 @@ func sandbox(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer client.Close()
 
-	api, err := httpapi.New(client, httpapi.Options{Logger: log})
+	sb := newSandboxAPI(client, simNet, rec)
+	api, err := httpapi.New(client, httpapi.Options{Logger: log, Routes: sb.routes()})
 	if err != nil {
 		return err
 	}
-	sb := newSandboxAPI(client, simNet, rec)
+	sb.api = api
 	if _, err := sb.addUser(sandboxAlice, "Alice"); err != nil {
 		return err
 	}
@@ -96,7 +97,7 @@ func sandbox(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	base := "http://" + ln.Addr().String()
 	printSandboxIntro(stdout, base, dbFile, *hookURL)
-	return serveHTTP(ctx, ln, sb.handler(api), 10*time.Second, log)
+	return serveHTTP(ctx, ln, api, 10*time.Second, log)
 }
 
 // freshSandboxDB moves an earlier run's database aside. The simulated

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -28,6 +27,7 @@ import (
 // the template catalogue, behind the same bearer tokens as /v1.
 type sandboxAPI struct {
 	c   *waent.Client
+	api *httpapi.Handler // set once built with routes()
 	net *waenttest.Network
 	rec *webhookRecorder
 
@@ -48,49 +48,22 @@ func newSandboxAPI(c *waent.Client, n *waenttest.Network, rec *webhookRecorder) 
 	return &sandboxAPI{c: c, net: n, rec: rec, users: map[string]*simUser{}}
 }
 
-// handler routes /sandbox/ here and everything else to the /v1 API.
-func (s *sandboxAPI) handler(api http.Handler) http.Handler {
-	routes := http.NewServeMux()
-	routes.HandleFunc("POST /sandbox/users", s.createUser)
-	routes.HandleFunc("GET /sandbox/users", s.listUsers)
-	routes.HandleFunc("GET /sandbox/users/{wa_id}", s.getUser)
-	routes.HandleFunc("PATCH /sandbox/users/{wa_id}", s.patchUser)
-	routes.HandleFunc("POST /sandbox/users/{wa_id}/messages", s.userSends)
-	routes.HandleFunc("GET /sandbox/users/{wa_id}/messages", s.userReceived)
-	routes.HandleFunc("POST /sandbox/users/{wa_id}/read", s.userReads)
-	routes.HandleFunc("POST /sandbox/templates", s.addTemplate)
-	routes.HandleFunc("GET /sandbox/templates", s.listTemplates)
-	routes.HandleFunc("GET /sandbox/webhooks", s.listWebhooks)
-	routes.HandleFunc("/sandbox/", func(w http.ResponseWriter, r *http.Request) {
-		sbFail(w, waent.NewError(waent.CodeResourceNotFound, "no sandbox route "+r.Method+" "+r.URL.Path))
-	})
-	mux := http.NewServeMux()
-	mux.Handle("/sandbox/", s.auth(routes))
-	mux.Handle("/", api)
-	return mux
-}
-
-// auth accepts what /v1 accepts from a user: a bearer token from POST
-// /v1/users/login of a user whose password is not due for a change.
-func (s *sandboxAPI) auth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, token, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-		token = strings.TrimSpace(token)
-		if !strings.EqualFold(scheme, "Bearer") || token == "" {
-			sbFailStatus(w, http.StatusUnauthorized, waent.NewError(waent.CodeAccessDenied, "send 'Authorization: Bearer <token>' from POST /v1/users/login"))
-			return
-		}
-		u, err := s.c.Authenticate(r.Context(), token)
-		if err != nil {
-			sbFailStatus(w, http.StatusUnauthorized, err)
-			return
-		}
-		if u.MustChangePassword {
-			sbFailStatus(w, http.StatusUnauthorized, waent.NewError(waent.CodePasswordChange, "Password change required: log in with 'new_password'"))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+// routes are the /sandbox/ routes, served by the /v1 handler with its
+// authentication (a user's bearer token) and envelope.
+func (s *sandboxAPI) routes() []httpapi.Route {
+	u := httpapi.RoleUser
+	return []httpapi.Route{
+		{Method: "POST", Pattern: "/sandbox/users", Role: u, Handler: s.createUser},
+		{Method: "GET", Pattern: "/sandbox/users", Role: u, Handler: s.listUsers},
+		{Method: "GET", Pattern: "/sandbox/users/{wa_id}", Role: u, Handler: s.getUser},
+		{Method: "PATCH", Pattern: "/sandbox/users/{wa_id}", Role: u, Handler: s.patchUser},
+		{Method: "POST", Pattern: "/sandbox/users/{wa_id}/messages", Role: u, Handler: s.userSends},
+		{Method: "GET", Pattern: "/sandbox/users/{wa_id}/messages", Role: u, Handler: s.userReceived},
+		{Method: "POST", Pattern: "/sandbox/users/{wa_id}/read", Role: u, Handler: s.userReads},
+		{Method: "POST", Pattern: "/sandbox/templates", Role: u, Handler: s.addTemplate},
+		{Method: "GET", Pattern: "/sandbox/templates", Role: u, Handler: s.listTemplates},
+		{Method: "GET", Pattern: "/sandbox/webhooks", Role: u, Handler: s.listWebhooks},
+	}
 }
 
 // addUser puts a simulated user on the network.
@@ -166,15 +139,15 @@ func (s *sandboxAPI) createUser(w http.ResponseWriter, r *http.Request) {
 		WAID string `json:"wa_id"`
 		Name string `json:"name"`
 	}
-	if !sbDecode(w, r, &body) {
+	if !s.sbDecode(w, r, &body) {
 		return
 	}
 	su, err := s.addUser(body.WAID, body.Name)
 	if err != nil {
-		sbFail(w, err)
+		s.sbFail(w, r, err)
 		return
 	}
-	sbRespond(w, http.StatusCreated, map[string]any{"users": []userView{s.view(su)}})
+	s.sbRespond(w, http.StatusCreated, map[string]any{"users": []userView{s.view(su)}})
 }
 
 func (s *sandboxAPI) listUsers(w http.ResponseWriter, r *http.Request) {
@@ -189,33 +162,33 @@ func (s *sandboxAPI) listUsers(w http.ResponseWriter, r *http.Request) {
 		views = append(views, s.view(su))
 	}
 	slices.SortFunc(views, func(a, b userView) int { return strings.Compare(a.WAID, b.WAID) })
-	sbRespond(w, http.StatusOK, map[string]any{"users": views})
+	s.sbRespond(w, http.StatusOK, map[string]any{"users": views})
 }
 
 func (s *sandboxAPI) getUser(w http.ResponseWriter, r *http.Request) {
 	su, err := s.user(r)
 	if err != nil {
-		sbFail(w, err)
+		s.sbFail(w, r, err)
 		return
 	}
-	sbRespond(w, http.StatusOK, map[string]any{"users": []userView{s.view(su)}})
+	s.sbRespond(w, http.StatusOK, map[string]any{"users": []userView{s.view(su)}})
 }
 
 func (s *sandboxAPI) patchUser(w http.ResponseWriter, r *http.Request) {
 	su, err := s.user(r)
 	if err != nil {
-		sbFail(w, err)
+		s.sbFail(w, r, err)
 		return
 	}
 	var body struct {
 		Online  *bool `json:"online"`
 		Blocked *bool `json:"blocked"`
 	}
-	if !sbDecode(w, r, &body) {
+	if !s.sbDecode(w, r, &body) {
 		return
 	}
 	if body.Online == nil && body.Blocked == nil {
-		sbFail(w, waent.NewError(waent.CodeMissingParameter, "give 'online' and/or 'blocked'"))
+		s.sbFail(w, r, waent.NewError(waent.CodeMissingParameter, "give 'online' and/or 'blocked'"))
 		return
 	}
 	if body.Online != nil {
@@ -236,7 +209,7 @@ func (s *sandboxAPI) patchUser(w http.ResponseWriter, r *http.Request) {
 		su.blocked = *body.Blocked
 	}
 	s.mu.Unlock()
-	sbRespond(w, http.StatusOK, map[string]any{"users": []userView{s.view(su)}})
+	s.sbRespond(w, http.StatusOK, map[string]any{"users": []userView{s.view(su)}})
 }
 
 // userSends makes the user send an On-Premises message body (as for POST
@@ -244,40 +217,40 @@ func (s *sandboxAPI) patchUser(w http.ResponseWriter, r *http.Request) {
 func (s *sandboxAPI) userSends(w http.ResponseWriter, r *http.Request) {
 	su, err := s.user(r)
 	if err != nil {
-		sbFail(w, err)
+		s.sbFail(w, r, err)
 		return
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 	if err != nil {
-		sbFail(w, waent.NewError(waent.CodeInvalidRequest, "request body: "+err.Error()))
+		s.sbFail(w, r, waent.NewError(waent.CodeInvalidRequest, "request body: "+err.Error()))
 		return
 	}
 	o, err := content.DecodeOutgoing(raw)
 	if err != nil {
-		sbFail(w, err)
+		s.sbFail(w, r, err)
 		return
 	}
 	m, err := content.ToProto(o, nil)
 	if errors.Is(err, content.ErrNeedMedia) {
-		sbFail(w, waent.NewError(waent.CodeInvalidParameter, "simulated users cannot send media in this sandbox; send text, location, contacts, interactive without a media header, or reaction"))
+		s.sbFail(w, r, waent.NewError(waent.CodeInvalidParameter, "simulated users cannot send media in this sandbox; send text, location, contacts, interactive without a media header, or reaction"))
 		return
 	}
 	if err != nil {
-		sbFail(w, err)
+		s.sbFail(w, r, err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
 	id, err := su.u.Send(ctx, s.c.WAID(), m)
 	if errors.Is(err, waenttest.ErrOffline) {
-		sbFail(w, waent.NewError(waent.CodeInvalidParameter, "the user is offline: PATCH it with {\"online\":true} first"))
+		s.sbFail(w, r, waent.NewError(waent.CodeInvalidParameter, "the user is offline: PATCH it with {\"online\":true} first"))
 		return
 	}
 	if err != nil {
-		sbFail(w, err)
+		s.sbFail(w, r, err)
 		return
 	}
-	sbRespond(w, http.StatusCreated, map[string]any{"messages": []map[string]string{{"id": id}}})
+	s.sbRespond(w, http.StatusCreated, map[string]any{"messages": []map[string]string{{"id": id}}})
 }
 
 type receivedView struct {
@@ -295,7 +268,7 @@ type receivedView struct {
 func (s *sandboxAPI) userReceived(w http.ResponseWriter, r *http.Request) {
 	su, err := s.user(r)
 	if err != nil {
-		sbFail(w, err)
+		s.sbFail(w, r, err)
 		return
 	}
 	got := su.u.Received()
@@ -311,24 +284,24 @@ func (s *sandboxAPI) userReceived(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, v)
 	}
-	sbRespond(w, http.StatusOK, map[string]any{"messages": out})
+	s.sbRespond(w, http.StatusOK, map[string]any{"messages": out})
 }
 
 // userReads sends the business a read receipt for one of its messages.
 func (s *sandboxAPI) userReads(w http.ResponseWriter, r *http.Request) {
 	su, err := s.user(r)
 	if err != nil {
-		sbFail(w, err)
+		s.sbFail(w, r, err)
 		return
 	}
 	var body struct {
 		ID string `json:"id"`
 	}
-	if !sbDecode(w, r, &body) {
+	if !s.sbDecode(w, r, &body) {
 		return
 	}
 	if body.ID == "" {
-		sbFail(w, waent.NewError(waent.CodeMissingParameter, "Missing mandatory parameter 'id'"))
+		s.sbFail(w, r, waent.NewError(waent.CodeMissingParameter, "Missing mandatory parameter 'id'"))
 		return
 	}
 	from := ""
@@ -338,16 +311,16 @@ func (s *sandboxAPI) userReads(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if from == "" {
-		sbFail(w, waent.NewError(waent.CodeResourceNotFound, "the user has not received message "+body.ID))
+		s.sbFail(w, r, waent.NewError(waent.CodeResourceNotFound, "the user has not received message "+body.ID))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
 	if err := su.u.MarkRead(ctx, from, body.ID); err != nil {
-		sbFail(w, err)
+		s.sbFail(w, r, err)
 		return
 	}
-	sbRespond(w, http.StatusOK, nil)
+	s.sbRespond(w, http.StatusOK, nil)
 }
 
 // addTemplate adds a translation to the network's catalogue; the namespace
@@ -355,14 +328,14 @@ func (s *sandboxAPI) userReads(w http.ResponseWriter, r *http.Request) {
 // the change from the server and refreshes its copy.
 func (s *sandboxAPI) addTemplate(w http.ResponseWriter, r *http.Request) {
 	var t catalog.Template
-	if !sbDecode(w, r, &t) {
+	if !s.sbDecode(w, r, &t) {
 		return
 	}
 	if t.Namespace == "" {
 		t.Namespace = s.net.Templates().Namespace(s.c.WAID())
 	}
 	if err := s.net.Templates().Add(t); err != nil {
-		sbFail(w, waent.NewError(waent.CodeInvalidParameter, err.Error()))
+		s.sbFail(w, r, waent.NewError(waent.CodeInvalidParameter, err.Error()))
 		return
 	}
 	for _, got := range s.net.Templates().List(t.Namespace) {
@@ -370,7 +343,7 @@ func (s *sandboxAPI) addTemplate(w http.ResponseWriter, r *http.Request) {
 			t = got
 		}
 	}
-	sbRespond(w, http.StatusCreated, map[string]any{"templates": []catalog.Template{t}})
+	s.sbRespond(w, http.StatusCreated, map[string]any{"templates": []catalog.Template{t}})
 }
 
 func (s *sandboxAPI) listTemplates(w http.ResponseWriter, r *http.Request) {
@@ -378,11 +351,11 @@ func (s *sandboxAPI) listTemplates(w http.ResponseWriter, r *http.Request) {
 	if ts == nil {
 		ts = []catalog.Template{}
 	}
-	sbRespond(w, http.StatusOK, map[string]any{"namespace": s.net.Templates().Namespace(s.c.WAID()), "templates": ts})
+	s.sbRespond(w, http.StatusOK, map[string]any{"namespace": s.net.Templates().Namespace(s.c.WAID()), "templates": ts})
 }
 
 func (s *sandboxAPI) listWebhooks(w http.ResponseWriter, r *http.Request) {
-	sbRespond(w, http.StatusOK, map[string]any{"webhooks": s.rec.list()})
+	s.sbRespond(w, http.StatusOK, map[string]any{"webhooks": s.rec.list()})
 }
 
 // webhookRecorder keeps the latest callbacks for GET /sandbox/webhooks,
@@ -433,54 +406,17 @@ func (w *webhookRecorder) list() []recordedHook {
 	return append([]recordedHook{}, w.hooks...)
 }
 
-// The /sandbox responses use the /v1 envelope: payload keys, then meta;
-// errors as an errors array with On-Premises codes.
-
-func sbMeta() map[string]string {
-	return map[string]string{"version": httpapi.APIVersion, "api_status": "stable"}
+// sbRespond, sbFail and sbDecode answer in the /v1 envelope through the
+// API handler.
+func (s *sandboxAPI) sbRespond(w http.ResponseWriter, status int, payload map[string]any) {
+	s.api.Respond(w, status, payload)
 }
 
-func sbRespond(w http.ResponseWriter, status int, payload map[string]any) {
-	if payload == nil {
-		payload = map[string]any{}
-	}
-	payload["meta"] = sbMeta()
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	_ = enc.Encode(payload)
-}
+func (s *sandboxAPI) sbFail(w http.ResponseWriter, r *http.Request, err error) { s.api.Fail(w, r, err) }
 
-func sbFail(w http.ResponseWriter, err error) { sbFailStatus(w, 0, err) }
-
-func sbFailStatus(w http.ResponseWriter, status int, err error) {
-	var we *waent.Error
-	var ce *content.Error
-	switch {
-	case errors.As(err, &we):
-	case errors.As(err, &ce):
-		we = waent.NewError(ce.Code, ce.Details)
-	default:
-		we = waent.NewError(waent.CodeGeneric, err.Error())
-	}
-	if status == 0 {
-		status = we.HTTPStatus()
-	}
-	e := map[string]any{"code": we.Code, "title": we.Title}
-	if we.Details != "" {
-		e["details"] = we.Details
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{e}, "meta": sbMeta()})
-}
-
-// sbDecode reads a JSON object body into v, answering 400 itself when it
-// cannot.
-func sbDecode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-	if err := dec.Decode(v); err != nil {
-		sbFail(w, waent.NewError(waent.CodeInvalidRequest, fmt.Sprintf("Unable to decode the request: %v", err)))
+func (s *sandboxAPI) sbDecode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := s.api.DecodeJSON(w, r, v); err != nil {
+		s.api.Fail(w, r, err)
 		return false
 	}
 	return true
