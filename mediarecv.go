@@ -274,7 +274,13 @@ func (c *Client) resumeMediaDownloads(parts *chatParts) {
 func (c *Client) downloadWithRetry(parts *chatParts, id string) {
 	wait := downloadBackoff
 	for try := 1; ; try++ {
+		select {
+		case c.mediaSlots <- struct{}{}:
+		case <-c.ctx.Done():
+			return
+		}
 		retry, err := c.fetchInboundMedia(c.ctx, parts, id)
+		<-c.mediaSlots
 		if err == nil || !retry {
 			if err != nil {
 				c.log.Warn("media download failed for good", "id", id, "err", err)
@@ -352,7 +358,7 @@ func (c *Client) fetchInboundMedia(ctx context.Context, parts *chatParts, id str
 		if err != nil {
 			return false, err
 		}
-		resp, err := (&http.Client{}).Do(req)
+		resp, err := c.mediaHTTP.Do(req)
 		if err != nil {
 			lastErr = err
 			continue
@@ -421,4 +427,14 @@ func (c *Client) FetchMedia(ctx context.Context, id string) error {
 		return ce
 	}
 	return newError(CodeInternal, "Media download error: "+err.Error(), err)
+}
+
+// newMediaHTTPClient is the client of media transfers: no overall
+// timeout (a 100 MB file over a slow link takes long; the caller's
+// context bounds it), but a bounded wait for the server to answer.
+func newMediaHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ResponseHeaderTimeout = 30 * time.Second
+	t.MaxIdleConnsPerHost = 8
+	return &http.Client{Transport: t}
 }

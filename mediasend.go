@@ -205,7 +205,7 @@ func (c *Client) fetchLink(ctx context.Context, obj *content.Media) (string, err
 		// provider's credentials go only where they were meant to.
 		req.Header.Set("Authorization", auth)
 	}
-	resp, err := (&http.Client{}).Do(req)
+	resp, err := c.mediaHTTP.Do(req)
 	if err != nil {
 		return "", newError(CodeInvalidParameter, "could not download the media from "+obj.Link, err)
 	}
@@ -355,7 +355,7 @@ func (c *Client) uploadToCDN(ctx context.Context, parts *chatParts, m store.Medi
 	defer cancel()
 	var lastErr error
 	for _, host := range mc.hosts {
-		up, err := postBlob(ctx, host, family, token, mc.auth, em.EncLength, body)
+		up, err := postBlob(ctx, c.mediaHTTP, host, family, token, mc.auth, em.EncLength, body)
 		if err == nil {
 			now := c.now()
 			m.MediaKey, m.FileEncSHA256, m.SHA256, m.Size = em.MediaKey, em.FileEncSHA256, em.FileSHA256, em.FileLength
@@ -419,7 +419,7 @@ func (e *encryptingReader) Close() error {
 }
 
 // postBlob uploads the blob to one host and returns its direct path.
-func postBlob(ctx context.Context, host, family, token, auth string, length int64, body func() (io.ReadCloser, error)) (string, error) {
+func postBlob(ctx context.Context, hc *http.Client, host, family, token, auth string, length int64, body func() (io.ReadCloser, error)) (string, error) {
 	rc, err := body()
 	if err != nil {
 		return "", err
@@ -432,7 +432,7 @@ func postBlob(ctx context.Context, host, family, token, auth string, length int6
 	}
 	req.ContentLength = length
 	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := (&http.Client{}).Do(req)
+	resp, err := hc.Do(req)
 	// The transport closes the body too; closing again waits for a
 	// streaming encryption to end and reports a file that changed.
 	if cerr := rc.Close(); errors.Is(cerr, crypto.ErrMediaChanged) {

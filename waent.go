@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -174,6 +175,11 @@ type Client struct {
 	hooks *webhook.Dispatcher
 	// tmpl is the template catalogue sends are validated against.
 	tmpl *templates.Catalogue
+	// mediaSlots bounds concurrent media downloads; mediaHTTP is the
+	// client for the media CDN and links (shared, so connections are
+	// re-used).
+	mediaSlots chan struct{}
+	mediaHTTP  *http.Client
 
 	bg   sync.WaitGroup // background work (contact lookups, key uploads)
 	stop context.CancelFunc
@@ -202,7 +208,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Client{cfg: cfg, st: st, tmpl: tmpl, settings: defaultSettings(), userState: newUsersState(cfg.Users), log: cfg.Logger, identities: map[string]bool{}, ctx: ctx, stop: cancel,
+	return &Client{cfg: cfg, st: st, tmpl: tmpl, mediaSlots: make(chan struct{}, 4), mediaHTTP: newMediaHTTPClient(), settings: defaultSettings(), userState: newUsersState(cfg.Users), log: cfg.Logger, identities: map[string]bool{}, ctx: ctx, stop: cancel,
 		lookups: make(chan struct{}, 4)}, nil
 }
 
