@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/waent/waent/outbox"
@@ -100,6 +102,8 @@ func (c *Client) openConversation(ctx context.Context, tx store.Store, ch outbox
 	}
 	if !last.IsZero() && !last.After(ch.At) && ch.At.Sub(last) < conversationLength {
 		origin = "user_initiated"
+	} else if cat := c.templateCategory(ctx, tx, ch.MessageID); cat != "" {
+		origin = cat
 	}
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
@@ -110,6 +114,39 @@ func (c *Client) openConversation(ctx context.Context, tx store.Store, ch outbox
 		OpenedAt: ch.At, ExpiresAt: ch.At.Add(conversationLength),
 	})
 	return conv, err
+}
+
+// templateCategory is the pricing category a business-initiated
+// conversation takes from the template that opens it (authentication,
+// marketing, utility), or "" when the message is not a template of one of
+// those categories. It runs once per opened conversation.
+func (c *Client) templateCategory(ctx context.Context, tx store.Store, msgID string) string {
+	m, err := tx.GetMessage(ctx, msgID)
+	if err != nil || (m.Type != "template" && m.Type != "hsm") {
+		return ""
+	}
+	var o storedOutgoing
+	if json.Unmarshal(m.Payload, &o) != nil {
+		return ""
+	}
+	var name, code string
+	switch {
+	case o.Template != nil:
+		name = o.Template.Name
+		if o.Template.Language != nil {
+			code = o.Template.Language.Code
+		}
+	case o.HSM != nil:
+		name = o.HSM.ElementName
+		if o.HSM.Language != nil {
+			code = o.HSM.Language.Code
+		}
+	}
+	switch cat := strings.ToLower(c.tmpl.Category(name, code)); cat {
+	case "authentication", "marketing", "utility":
+		return cat
+	}
+	return ""
 }
 
 // conversationObjects are the conversation and pricing objects of a

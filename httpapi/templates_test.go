@@ -236,3 +236,48 @@ func TestTemplateChangeNotified(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A business-initiated conversation opened by a template takes the
+// template's category as its origin and pricing category.
+func TestTemplateCategoryPricesConversation(t *testing.T) {
+	e := newTemplateAPI(t)
+	carol, err := e.net.NewUser("447700900003", waenttest.UserOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := e.do("POST", "/v1/messages", e.template(carol.Phone(), "order_update", "en_US",
+		`{"type":"header","parameters":[{"type":"text","text":"#1"}]},`+
+			`{"type":"body","parameters":[{"type":"text","text":"Carol"},{"type":"text","text":"today"}]},`+
+			`{"type":"button","sub_type":"url","index":"0","parameters":[{"type":"text","text":"C1"}]}`), e.admin)
+	if res.status != http.StatusCreated {
+		t.Fatalf("send: %d %s", res.status, res.raw)
+	}
+	var out struct {
+		Messages []struct{ ID string } `json:"messages"`
+	}
+	res.decode(&out)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e.mu.Lock()
+		var got map[string]any
+		for _, s := range e.statuses {
+			if s["id"] == out.Messages[0].ID && s["status"] == "delivered" {
+				got = s
+			}
+		}
+		e.mu.Unlock()
+		if got != nil {
+			conv, _ := got["conversation"].(map[string]any)
+			origin, _ := conv["origin"].(map[string]any)
+			pricing, _ := got["pricing"].(map[string]any)
+			if origin["type"] != "utility" || pricing["category"] != "utility" {
+				t.Fatalf("delivered status %v", got)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no delivered status")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -277,3 +277,23 @@ func fromRow(r store.Template) (catalog.Template, error) {
 	}
 	return t, t.Validate()
 }
+
+// Category is the category of the template a send names (its
+// translation in code, or any translation), "" when unknown.
+func (c *Catalogue) Category(name, code string) string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	tr := c.byName[name]
+	if tr == nil {
+		return ""
+	}
+	if t, ok := tr.byLang[code]; ok {
+		return t.Category
+	}
+	for _, l := range tr.order {
+		if cat := tr.byLang[l].Category; cat != "" {
+			return cat
+		}
+	}
+	return ""
+}
