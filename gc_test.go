@@ -1,12 +1,11 @@
 package waent
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,50 +123,18 @@ func TestMessageGCReportsThroughWebhook(t *testing.T) {
 	}
 }
 
-// memBlobs is a minimal MediaStore for the Client's media GC.
-type memBlobs struct {
-	mu    sync.Mutex
-	files map[string][]byte
-}
-
-func (m *memBlobs) Put(ctx context.Context, id string, r io.Reader) (int64, error) {
-	b, err := io.ReadAll(r)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.files[id] = b
-	return int64(len(b)), err
-}
-
-func (m *memBlobs) Open(ctx context.Context, id string) (io.ReadCloser, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	b, ok := m.files[id]
-	if !ok {
-		return nil, store.ErrNotFound
-	}
-	return io.NopCloser(bytes.NewReader(b)), nil
-}
-
-func (m *memBlobs) Delete(ctx context.Context, id string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.files[id]; !ok {
-		return store.ErrNotFound
-	}
-	delete(m.files, id)
-	return nil
-}
-
 func TestMediaGCReportsThroughWebhook(t *testing.T) {
 	ctx := context.Background()
 	st := memstore.New()
-	blobs := &memBlobs{files: map[string][]byte{}}
+	blobs := memstore.NewMedia()
 	for id, age := range map[string]time.Duration{"stale": 31 * 24 * time.Hour, "fresh": time.Hour} {
 		at := time.Now().Add(-age)
 		if err := st.CreateMedia(ctx, store.Media{ID: id, Origin: store.MediaUploaded, MimeType: "image/png", CreatedAt: at, LastUsedAt: at}); err != nil {
 			t.Fatal(err)
 		}
-		blobs.files[id] = []byte("png")
+		if _, err := blobs.Put(ctx, id, strings.NewReader("png")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	hook := &servicesHook{}
 	c := gcClient(t, st, hook, blobs)
@@ -184,8 +151,8 @@ func TestMediaGCReportsThroughWebhook(t *testing.T) {
 	if _, err := st.GetMedia(ctx, "stale"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("stale media: %v, want not found", err)
 	}
-	if _, ok := blobs.files["stale"]; ok {
-		t.Error("stale media bytes kept")
+	if _, err := blobs.Open(ctx, "stale"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("stale media bytes: %v, want not found", err)
 	}
 }
 
