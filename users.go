@@ -210,7 +210,8 @@ func (c *Client) pruneTokens(ctx context.Context, us *usersState) {
 	}
 	us.mu.Unlock()
 	if due {
-		if _, err := c.st.PruneTokens(ctx, now); err != nil {
+		// One bounded batch: the garbage collector takes any rest.
+		if _, err := c.st.PruneTokens(ctx, now, 1000); err != nil {
 			c.log.Warn("waent: pruning expired tokens", "err", err)
 		}
 	}

@@ -378,7 +378,7 @@ func TestDuplicateWithoutBuffer(t *testing.T) {
 	connect(t, biz, peer)
 	ct := biz.encrypt(peer, "once")
 	peer.decrypt(biz, ct, "once")
-	if _, err := peer.st.PruneDecrypted(ctx, time.Now().Add(time.Hour)); err != nil {
+	if _, err := peer.st.PruneDecrypted(ctx, time.Now().Add(time.Hour), 1000); err != nil {
 		t.Fatal(err)
 	}
 	_, err := peer.tryDecrypt(biz, ct)

@@ -24,10 +24,10 @@ type Store interface {
 	DueOutbox(ctx context.Context, now time.Time, limit int) ([]store.OutboxItem, error)
 	OutboxLen(ctx context.Context) (int, error)
 	UnusedMedia(ctx context.Context, usedBefore time.Time, limit int) ([]store.Media, error)
-	PruneConversations(ctx context.Context, expiredBefore time.Time) (int, error)
-	PruneContacts(ctx context.Context, checkedBefore time.Time) (int, error)
-	PruneTokens(ctx context.Context, expiredBefore time.Time) (int, error)
-	PruneDecrypted(ctx context.Context, before time.Time) (int, error)
+	PruneConversations(ctx context.Context, expiredBefore time.Time, limit int) (int, error)
+	PruneContacts(ctx context.Context, checkedBefore time.Time, limit int) (int, error)
+	PruneTokens(ctx context.Context, expiredBefore time.Time, limit int) (int, error)
+	PruneDecrypted(ctx context.Context, before time.Time, limit int) (int, error)
 	store.LeaseStore
 	store.Transactor
 }
@@ -514,30 +514,36 @@ func (c *Collector) collectMessages(ctx context.Context, keep keeper, sw Switche
 		}
 	}
 	// These tables hold a row per conversation, contact, login and
-	// received message; the store prunes each in one statement.
+	// received message; each is pruned in bounded batches like messages.
 	st := c.cfg.Store
+	batch := c.cfg.BatchSize
 	steps := []struct {
 		what string
 		n    *int
 		f    func() (int, error)
 	}{
 		{"conversations", &res.Conversations, func() (int, error) {
-			return st.PruneConversations(ctx, now.Add(-c.cfg.ConversationRetention))
+			return st.PruneConversations(ctx, now.Add(-c.cfg.ConversationRetention), batch)
 		}},
-		{"contacts", &res.Contacts, func() (int, error) { return st.PruneContacts(ctx, now.Add(-c.cfg.ContactTTL)) }},
-		{"tokens", &res.Tokens, func() (int, error) { return st.PruneTokens(ctx, now) }},
+		{"contacts", &res.Contacts, func() (int, error) { return st.PruneContacts(ctx, now.Add(-c.cfg.ContactTTL), batch) }},
+		{"tokens", &res.Tokens, func() (int, error) { return st.PruneTokens(ctx, now, batch) }},
 		{"decrypt buffer", &res.DecryptBuffer, func() (int, error) {
-			return st.PruneDecrypted(ctx, now.Add(-c.cfg.DecryptRetention))
+			return st.PruneDecrypted(ctx, now.Add(-c.cfg.DecryptRetention), batch)
 		}},
 	}
 	for _, s := range steps {
-		if err := c.between(ctx, keep); err != nil {
-			return res, err
-		}
-		n, err := s.f()
-		*s.n += n
-		if err != nil {
-			return res, fmt.Errorf("gc: prune %s: %w", s.what, err)
+		for {
+			if err := c.between(ctx, keep); err != nil {
+				return res, err
+			}
+			n, err := s.f()
+			*s.n += n
+			if err != nil {
+				return res, fmt.Errorf("gc: prune %s: %w", s.what, err)
+			}
+			if n < batch {
+				break
+			}
 		}
 	}
 	return res, nil

@@ -450,6 +450,9 @@ type counting struct {
 	pruneLimits []int
 	pruned      []int
 	txDeletes   []int
+	// The decrypt buffer, a row per received message, is pruned in
+	// batches too.
+	decryptLimits, decryptPruned []int
 }
 
 func (c *counting) PruneMessages(ctx context.Context, q store.PruneQuery) (int, error) {
@@ -457,6 +460,15 @@ func (c *counting) PruneMessages(ctx context.Context, q store.PruneQuery) (int, 
 	c.mu.Lock()
 	c.pruneLimits = append(c.pruneLimits, q.Limit)
 	c.pruned = append(c.pruned, n)
+	c.mu.Unlock()
+	return n, err
+}
+
+func (c *counting) PruneDecrypted(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := c.Store.PruneDecrypted(ctx, before, limit)
+	c.mu.Lock()
+	c.decryptLimits = append(c.decryptLimits, limit)
+	c.decryptPruned = append(c.decryptPruned, n)
 	c.mu.Unlock()
 	return n, err
 }
@@ -493,6 +505,13 @@ func TestBoundedBatches(t *testing.T) {
 			msgs = append(msgs, seeded{id: fmt.Sprint("r", i), dir: store.Outbound, status: store.StatusRead, age: 40 * day})
 		}
 		seed(t, st, msgs)
+		for i := range 7 {
+			var h [32]byte
+			h[0] = byte(i + 1)
+			if err := st.PutDecrypted(ctx, h[:], []byte("x"), t0.Add(-40*day)); err != nil {
+				t.Fatal(err)
+			}
+		}
 		b := newBlobs()
 		for i := range 8 {
 			seedMedia(t, st, b, fmt.Sprint("m", i), 40*day, true)
@@ -510,6 +529,14 @@ func TestBoundedBatches(t *testing.T) {
 		}
 		if len(cs.pruned) < 4 {
 			t.Errorf("11 messages in %d batches of at most 3", len(cs.pruned))
+		}
+		if res.DecryptBuffer != 7 || len(cs.decryptPruned) < 3 {
+			t.Errorf("decrypt buffer: %d pruned in %v, want 7 in batches of at most 3", res.DecryptBuffer, cs.decryptPruned)
+		}
+		for i, n := range cs.decryptPruned {
+			if cs.decryptLimits[i] != 3 || n > 3 {
+				t.Errorf("decrypt batch %d: limit %d deleted %d", i, cs.decryptLimits[i], n)
+			}
 		}
 		res, err = c.Collect(ctx, gc.Media)
 		if err != nil || res.Media != 8 {

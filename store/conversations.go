@@ -55,7 +55,8 @@ type ConversationStore interface {
 	// LastInboundAt is when the latest message received from peer was
 	// stored, or the zero time.
 	LastInboundAt(ctx context.Context, peer string) (time.Time, error)
-	// PruneConversations removes conversations that expired before the
-	// given time, with their links, and returns how many it removed.
-	PruneConversations(ctx context.Context, expiredBefore time.Time) (int, error)
+	// PruneConversations removes up to limit (> 0) conversations that
+	// expired before the given time, with their links, and returns how
+	// many it removed.
+	PruneConversations(ctx context.Context, expiredBefore time.Time, limit int) (int, error)
 }

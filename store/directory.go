@@ -55,8 +55,9 @@ type ContactStore interface {
 	GetContacts(ctx context.Context, inputs []string) ([]Contact, error)
 	// PutContacts creates or replaces entries by Input, in one batch.
 	PutContacts(ctx context.Context, contacts []Contact) error
-	// PruneContacts removes entries checked before the given time.
-	PruneContacts(ctx context.Context, checkedBefore time.Time) (int, error)
+	// PruneContacts removes up to limit (> 0) entries checked before the
+	// given time and returns how many.
+	PruneContacts(ctx context.Context, checkedBefore time.Time, limit int) (int, error)
 }
 
 // SettingsDoc is a named, versioned JSON document: "application" holds the

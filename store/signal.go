@@ -166,8 +166,9 @@ type DecryptBufferStore interface {
 	PutDecrypted(ctx context.Context, hash, plaintext []byte, at time.Time) error
 	// GetDecrypted returns the plaintext for hash, or ErrNotFound.
 	GetDecrypted(ctx context.Context, hash []byte) ([]byte, error)
-	// PruneDecrypted removes entries recorded before the given time.
-	PruneDecrypted(ctx context.Context, before time.Time) (int, error)
+	// PruneDecrypted removes up to limit (> 0) entries recorded before
+	// the given time and returns how many.
+	PruneDecrypted(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // HashLen is the length of the hashes used as keys (SHA-256).

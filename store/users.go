@@ -92,6 +92,8 @@ type TokenStore interface {
 	// RevokeUserTokens revokes every unrevoked token of username at the given
 	// time and returns how many it revoked.
 	RevokeUserTokens(ctx context.Context, username string, at time.Time) (int, error)
-	// PruneTokens removes tokens that expired before the given time.
-	PruneTokens(ctx context.Context, expiredBefore time.Time) (int, error)
+	// PruneTokens removes up to limit (> 0) tokens that expired before
+	// the given time and returns how many; callers repeat while a batch
+	// is full, so no statement holds locks for long.
+	PruneTokens(ctx context.Context, expiredBefore time.Time, limit int) (int, error)
 }

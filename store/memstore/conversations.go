@@ -84,15 +84,18 @@ func (o op) LastInboundAt(ctx context.Context, peer string) (time.Time, error) {
 	return last, nil
 }
 
-func (o op) PruneConversations(ctx context.Context, expiredBefore time.Time) (int, error) {
+func (o op) PruneConversations(ctx context.Context, expiredBefore time.Time, limit int) (int, error) {
 	leave, err := o.enter(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer leave()
+	if limit <= 0 {
+		return 0, store.Invalidf("prune conversations: limit must be positive, got %d", limit)
+	}
 	gone := map[string]bool{}
 	for id, c := range o.st.conversations {
-		if c.ExpiresAt.Before(norm(expiredBefore)) {
+		if len(gone) < limit && c.ExpiresAt.Before(norm(expiredBefore)) {
 			del(o, o.st.conversations, id)
 			gone[id] = true
 		}

@@ -41,15 +41,18 @@ func (o op) PutContacts(ctx context.Context, contacts []store.Contact) error {
 	return nil
 }
 
-func (o op) PruneContacts(ctx context.Context, checkedBefore time.Time) (int, error) {
+func (o op) PruneContacts(ctx context.Context, checkedBefore time.Time, limit int) (int, error) {
 	leave, err := o.enter(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer leave()
+	if limit <= 0 {
+		return 0, store.Invalidf("prune contacts: limit must be positive, got %d", limit)
+	}
 	n := 0
 	for in, c := range o.st.contacts {
-		if c.CheckedAt.Before(norm(checkedBefore)) {
+		if n < limit && c.CheckedAt.Before(norm(checkedBefore)) {
 			del(o, o.st.contacts, in)
 			n++
 		}

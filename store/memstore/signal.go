@@ -378,15 +378,18 @@ func (o op) GetDecrypted(ctx context.Context, hash []byte) ([]byte, error) {
 	return bytes.Clone(e.plaintext), nil
 }
 
-func (o op) PruneDecrypted(ctx context.Context, before time.Time) (int, error) {
+func (o op) PruneDecrypted(ctx context.Context, before time.Time, limit int) (int, error) {
 	leave, err := o.enter(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer leave()
+	if limit <= 0 {
+		return 0, store.Invalidf("prune decrypted: limit must be positive, got %d", limit)
+	}
 	n := 0
 	for h, e := range o.st.decrypted {
-		if e.at.Before(norm(before)) {
+		if n < limit && e.at.Before(norm(before)) {
 			del(o, o.st.decrypted, h)
 			n++
 		}

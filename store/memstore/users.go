@@ -147,15 +147,18 @@ func (o op) RevokeUserTokens(ctx context.Context, username string, at time.Time)
 	return n, nil
 }
 
-func (o op) PruneTokens(ctx context.Context, expiredBefore time.Time) (int, error) {
+func (o op) PruneTokens(ctx context.Context, expiredBefore time.Time, limit int) (int, error) {
 	leave, err := o.enter(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer leave()
+	if limit <= 0 {
+		return 0, store.Invalidf("prune tokens: limit must be positive, got %d", limit)
+	}
 	n := 0
 	for h, t := range o.st.tokens {
-		if t.ExpiresAt.Before(norm(expiredBefore)) {
+		if n < limit && t.ExpiresAt.Before(norm(expiredBefore)) {
 			del(o, o.st.tokens, h)
 			n++
 		}

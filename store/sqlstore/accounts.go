@@ -159,9 +159,13 @@ func (s *Store) RevokeUserTokens(ctx context.Context, username string, at time.T
 }
 
 // PruneTokens implements store.TokenStore.
-func (s *Store) PruneTokens(ctx context.Context, expiredBefore time.Time) (int, error) {
-	res, err := s.w.NewDelete().Model((*tokenRow)(nil)).Where("expires_at < ?", us(expiredBefore)).Exec(ctx)
-	return affected(res), s.wrap(err, "prune tokens")
+func (s *Store) PruneTokens(ctx context.Context, expiredBefore time.Time, limit int) (int, error) {
+	if err := checkLimit(limit, "prune tokens"); err != nil {
+		return 0, err
+	}
+	var keys [][]byte
+	return s.pruneByKey(ctx, "prune tokens", (*tokenRow)(nil), "hash", &keys,
+		func(q *bun.SelectQuery) *bun.SelectQuery { return q.Where("expires_at < ?", us(expiredBefore)) }, limit)
 }
 
 type templateRow struct {

@@ -127,14 +127,22 @@ func (s *Store) LastInboundAt(ctx context.Context, peer string) (time.Time, erro
 }
 
 // PruneConversations implements store.ConversationStore.
-func (s *Store) PruneConversations(ctx context.Context, expiredBefore time.Time) (int, error) {
+func (s *Store) PruneConversations(ctx context.Context, expiredBefore time.Time, limit int) (int, error) {
+	if err := checkLimit(limit, "prune conversations"); err != nil {
+		return 0, err
+	}
 	var n int
 	err := s.atomic(ctx, func(tx *Store) error {
-		sub := tx.w.NewSelect().Model((*conversationRow)(nil)).Column("id").Where("expires_at < ?", us(expiredBefore))
-		if _, err := tx.w.NewDelete().Model((*convLinkRow)(nil)).Where("conversation_id IN (?)", sub).Exec(ctx); err != nil {
+		var ids []string
+		err := tx.w.NewSelect().Model((*conversationRow)(nil)).Column("id").
+			Where("expires_at < ?", us(expiredBefore)).Order("expires_at").Limit(int64(limit)).Scan(ctx, &ids)
+		if err != nil || len(ids) == 0 {
+			return tx.wrap(err, "prune conversations: select")
+		}
+		if _, err := tx.w.NewDelete().Model((*convLinkRow)(nil)).Where("conversation_id IN (?)", bun.In(ids)).Exec(ctx); err != nil {
 			return tx.wrap(err, "prune conversation links")
 		}
-		res, err := tx.w.NewDelete().Model((*conversationRow)(nil)).Where("expires_at < ?", us(expiredBefore)).Exec(ctx)
+		res, err := tx.w.NewDelete().Model((*conversationRow)(nil)).Where("id IN (?)", bun.In(ids)).Exec(ctx)
 		n = affected(res)
 		return tx.wrap(err, "prune conversations")
 	})

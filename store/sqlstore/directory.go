@@ -71,9 +71,13 @@ func (s *Store) PutContacts(ctx context.Context, contacts []store.Contact) error
 }
 
 // PruneContacts implements store.ContactStore.
-func (s *Store) PruneContacts(ctx context.Context, checkedBefore time.Time) (int, error) {
-	res, err := s.w.NewDelete().Model((*contactRow)(nil)).Where("checked_at < ?", us(checkedBefore)).Exec(ctx)
-	return affected(res), s.wrap(err, "prune contacts")
+func (s *Store) PruneContacts(ctx context.Context, checkedBefore time.Time, limit int) (int, error) {
+	if err := checkLimit(limit, "prune contacts"); err != nil {
+		return 0, err
+	}
+	var keys []string
+	return s.pruneByKey(ctx, "prune contacts", (*contactRow)(nil), "input", &keys,
+		func(q *bun.SelectQuery) *bun.SelectQuery { return q.Where("checked_at < ?", us(checkedBefore)) }, limit)
 }
 
 type settingsRow struct {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"reflect"
 	"strings"
 
 	"github.com/uptrace/bun"
@@ -92,3 +93,25 @@ func checkLimit(limit int, what string) error {
 }
 
 func live(ctx context.Context) error { return ctx.Err() }
+
+// pruneByKey deletes up to limit rows of model that where selects: it
+// reads their keys first and deletes by key, as MySQL refuses DELETE ...
+// LIMIT with a subquery on the same table and PostgreSQL has no DELETE
+// ... LIMIT. keys points to a slice of the key column's Go type.
+func (s *Store) pruneByKey(ctx context.Context, what string, model any, key string, keys any,
+	where func(*bun.SelectQuery) *bun.SelectQuery, limit int) (int, error) {
+	n := 0
+	err := s.atomic(ctx, func(tx *Store) error {
+		q := where(tx.w.NewSelect().Model(model).Column(key)).Limit(int64(limit))
+		if err := q.Scan(ctx, keys); err != nil {
+			return tx.wrap(err, "%s: select", what)
+		}
+		if reflect.ValueOf(keys).Elem().Len() == 0 {
+			return nil
+		}
+		res, err := tx.w.NewDelete().Model(model).Where("? IN (?)", bun.Ident(key), bun.In(reflect.ValueOf(keys).Elem().Interface())).Exec(ctx)
+		n = affected(res)
+		return tx.wrap(err, "%s", what)
+	})
+	return n, err
+}

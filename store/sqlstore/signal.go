@@ -366,10 +366,11 @@ func (s *Store) GetDecrypted(ctx context.Context, hash []byte) ([]byte, error) {
 }
 
 // PruneDecrypted implements store.DecryptBufferStore.
-func (s *Store) PruneDecrypted(ctx context.Context, before time.Time) (int, error) {
-	res, err := s.w.NewDelete().Model((*decryptedRow)(nil)).Where("created_at < ?", us(before)).Exec(ctx)
-	if err != nil {
-		return 0, s.wrap(err, "prune decrypted")
+func (s *Store) PruneDecrypted(ctx context.Context, before time.Time, limit int) (int, error) {
+	if err := checkLimit(limit, "prune decrypted"); err != nil {
+		return 0, err
 	}
-	return affected(res), nil
+	var keys [][]byte
+	return s.pruneByKey(ctx, "prune decrypted", (*decryptedRow)(nil), "hash", &keys,
+		func(q *bun.SelectQuery) *bun.SelectQuery { return q.Where("created_at < ?", us(before)) }, limit)
 }

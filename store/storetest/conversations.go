@@ -82,7 +82,9 @@ func testConversations(t *testing.T, s store.Store) {
 	}
 
 	// Pruning removes expired conversations and their links.
-	n, err := s.PruneConversations(ctx, at(day+time.Minute))
+	_, err = s.PruneConversations(ctx, at(day+time.Minute), 0)
+	isErr(t, "PruneConversations without a limit", err, store.ErrInvalid)
+	n, err := s.PruneConversations(ctx, at(day+time.Minute), 10)
 	if ok(t, "PruneConversations", err) {
 		equal(t, "PruneConversations", n, 1) // c1 only; conv-3 expires later
 	}

@@ -57,12 +57,14 @@ func testContacts(t *testing.T, s store.Store) {
 	must(t, "PutContacts (upsert)", s.PutContacts(ctx, []store.Contact{c1b, c4}))
 	checkGet("after upsert", []string{c1.Input, c2.Input, c3.Input, c4.Input}, c1b, c2, c3, c4)
 
-	n, err := s.PruneContacts(ctx, at(30*time.Second))
+	_, err := s.PruneContacts(ctx, at(30*time.Second), 0)
+	isErr(t, "PruneContacts without a limit", err, store.ErrInvalid)
+	n, err := s.PruneContacts(ctx, at(30*time.Second), 10)
 	if ok(t, "PruneContacts", err) && n != 1 {
 		t.Errorf("PruneContacts before +30s = %d, want 1", n)
 	}
 	checkGet("after prune", []string{c1.Input, c2.Input, c3.Input, c4.Input}, c1b, c3, c4)
-	n, err = s.PruneContacts(ctx, at(30*time.Second))
+	n, err = s.PruneContacts(ctx, at(30*time.Second), 10)
 	if ok(t, "PruneContacts again", err) && n != 0 {
 		t.Errorf("PruneContacts again = %d, want 0", n)
 	}

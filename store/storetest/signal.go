@@ -411,7 +411,9 @@ func testDecryptBuffer(t *testing.T, s store.Store) {
 	must(t, "PutDecrypted h2", s.PutDecrypted(ctx, h2, []byte("two"), at(10*time.Minute)))
 	must(t, "PutDecrypted h3", s.PutDecrypted(ctx, h3, []byte("three"), at(20*time.Minute)))
 
-	n, err := s.PruneDecrypted(ctx, at(5*time.Minute))
+	_, err = s.PruneDecrypted(ctx, at(5*time.Minute), -1)
+	isErr(t, "PruneDecrypted without a limit", err, store.ErrInvalid)
+	n, err := s.PruneDecrypted(ctx, at(5*time.Minute), 10)
 	if ok(t, "PruneDecrypted", err) && n != 1 {
 		t.Errorf("PruneDecrypted before +5m = %d, want 1", n)
 	}
@@ -421,13 +423,18 @@ func testDecryptBuffer(t *testing.T, s store.Store) {
 	if ok(t, "GetDecrypted h2", err) {
 		equal(t, "GetDecrypted h2 after prune", got, []byte("two"))
 	}
-	n, err = s.PruneDecrypted(ctx, at(5*time.Minute))
+	n, err = s.PruneDecrypted(ctx, at(5*time.Minute), 10)
 	if ok(t, "PruneDecrypted again", err) && n != 0 {
 		t.Errorf("PruneDecrypted again = %d, want 0", n)
 	}
-	n, err = s.PruneDecrypted(ctx, at(time.Hour))
-	if ok(t, "PruneDecrypted everything", err) && n != 2 {
-		t.Errorf("PruneDecrypted before +1h = %d, want 2", n)
+	// Bounded batches: two entries, one at a time.
+	n, err = s.PruneDecrypted(ctx, at(time.Hour), 1)
+	if ok(t, "PruneDecrypted, first batch", err) && n != 1 {
+		t.Errorf("PruneDecrypted batch of 1 = %d, want 1", n)
+	}
+	n, err = s.PruneDecrypted(ctx, at(time.Hour), 1)
+	if ok(t, "PruneDecrypted, second batch", err) && n != 1 {
+		t.Errorf("PruneDecrypted second batch of 1 = %d, want 1", n)
 	}
 	_, err = s.GetDecrypted(ctx, h3)
 	isErr(t, "GetDecrypted after pruning everything", err, store.ErrNotFound)

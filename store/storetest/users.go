@@ -128,9 +128,16 @@ func testUsers(t *testing.T, s store.Store) {
 		t.Errorf("RevokeUserTokens of an unknown user = %d, want 0", n)
 	}
 
-	n, err = s.PruneTokens(ctx, at(30*time.Hour))
-	if ok(t, "PruneTokens", err) && n != 2 {
-		t.Errorf("PruneTokens before +30h = %d, want 2", n)
+	_, err = s.PruneTokens(ctx, at(30*time.Hour), 0)
+	isErr(t, "PruneTokens without a limit", err, store.ErrInvalid)
+	// Bounded: two expired tokens go one batch at a time.
+	n, err = s.PruneTokens(ctx, at(30*time.Hour), 1)
+	if ok(t, "PruneTokens, first batch", err) && n != 1 {
+		t.Errorf("PruneTokens batch of 1 = %d, want 1", n)
+	}
+	n, err = s.PruneTokens(ctx, at(30*time.Hour), 10)
+	if ok(t, "PruneTokens", err) && n != 1 {
+		t.Errorf("PruneTokens before +30h, second batch = %d, want 1", n)
 	}
 	checkNoToken("expired and pruned", t1.Hash)
 	checkNoToken("expired and pruned", t3.Hash)
