@@ -276,6 +276,13 @@ func (c *Client) Authenticate(ctx context.Context, token string) (store.User, er
 	if err != nil {
 		return store.User{}, fmt.Errorf("waent: token user: %w", err)
 	}
+	// A token older than the user's last change (a password change, say)
+	// is void even if the revocation missed it: a login that checked the
+	// old password while the change committed issues its token after the
+	// revoking update.
+	if t.CreatedAt.Before(u.UpdatedAt) {
+		return store.User{}, NewError(CodeAccessDenied, "Token revoked: log in again")
+	}
 	u.PasswordHash = ""
 	return u, nil
 }

@@ -489,3 +489,45 @@ func TestThrottleParallelBurst(t *testing.T) {
 	_, err := c.Login(ctx, "bob1", "B0b-password", "")
 	wantCode(t, err, waent.CodeTooManyRequests)
 }
+
+// A token issued before the user's last change is void even when the
+// revocation of that change did not reach it (a login racing a password
+// change).
+func TestTokenOlderThanUserChangeIsVoid(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	clk := newClock()
+	c := newUsersClient(t, st, clk, nil)
+	if err := c.CreateUser(ctx, "clerk", "Cl3rk-password!"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Login(ctx, "clerk", "Cl3rk-password!", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Authenticate(ctx, res.Token); err != nil {
+		t.Fatal(err)
+	}
+	// The user changes behind the token's back, without revoking it.
+	clk.advance(time.Second)
+	u, err := st.GetUser(ctx, "clerk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.UpdatedAt = clk.Now()
+	if err := st.UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Authenticate(ctx, res.Token)
+	if we := wantCode(t, err, waent.CodeAccessDenied); !strings.Contains(we.Details, "revoked") {
+		t.Fatalf("details %q", we.Details)
+	}
+	// A new login works.
+	res, err = c.Login(ctx, "clerk", "Cl3rk-password!", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Authenticate(ctx, res.Token); err != nil {
+		t.Fatalf("fresh token: %v", err)
+	}
+}
