@@ -394,6 +394,7 @@ func (c *Client) fetchInboundMedia(ctx context.Context, parts *chatParts, id str
 			break
 		}
 	}
+	c.forgetMediaConn() // the next attempt asks for fresh hosts and auth
 	return true, lastErr
 }
 

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -241,21 +242,53 @@ type mediaConn struct {
 	hosts []string // base URLs, "https://host"
 }
 
-// fetchMediaConn asks the chat server for the media hosts. It is asked
-// per upload (uploads are rare: they are re-used for 13 days) and per
-// download batch rather than cached, since the Client has no place for
-// the cache yet; the cost is one iq round trip.
+// fetchMediaConn returns the media hosts and auth, asking the chat server
+// when the cached answer has passed the ttl it came with.
 func (c *Client) fetchMediaConn(ctx context.Context, parts *chatParts) (mediaConn, error) {
+	c.mediaConnMu.Lock()
+	defer c.mediaConnMu.Unlock()
+	if c.now().Before(c.mediaConnUntil) {
+		return c.mediaConn, nil
+	}
+	mc, ttl, err := c.askMediaConn(ctx, parts)
+	if err != nil {
+		return mediaConn{}, err
+	}
+	c.mediaConn, c.mediaConnUntil = mc, c.now().Add(ttl)
+	return mc, nil
+}
+
+// forgetMediaConn drops the cached hosts, after a host refused the auth.
+func (c *Client) forgetMediaConn() {
+	c.mediaConnMu.Lock()
+	c.mediaConnUntil = time.Time{}
+	c.mediaConnMu.Unlock()
+}
+
+// askMediaConn is the media_conn iq; the ttl is the shorter of the
+// reply's ttl and auth_ttl, at most an hour (none given: no caching).
+func (c *Client) askMediaConn(ctx context.Context, parts *chatParts) (mediaConn, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, mediaConnTimeout)
 	defer cancel()
 	reply, err := parts.conn.SendIQ(ctx, wabin.Node{Tag: "iq", Attrs: wabin.Attrs{"xmlns": "w:m", "type": "set", "to": wabin.ServerJID},
 		Content: []wabin.Node{{Tag: "media_conn"}}})
 	if err != nil {
-		return mediaConn{}, err
+		return mediaConn{}, 0, err
 	}
 	mc, ok := reply.Child("media_conn")
 	if !ok {
-		return mediaConn{}, errors.New("media_conn reply without <media_conn>")
+		return mediaConn{}, 0, errors.New("media_conn reply without <media_conn>")
+	}
+	ttl := time.Hour
+	for _, a := range []string{"ttl", "auth_ttl"} {
+		secs, err := strconv.Atoi(mc.AttrString(a))
+		if err != nil || secs <= 0 {
+			if a == "ttl" {
+				ttl = 0
+			}
+			continue
+		}
+		ttl = min(ttl, time.Duration(secs)*time.Second)
 	}
 	out := mediaConn{auth: mc.AttrString("auth")}
 	for _, h := range mc.ChildrenByTag("host") {
@@ -272,9 +305,9 @@ func (c *Client) fetchMediaConn(ctx context.Context, parts *chatParts) (mediaCon
 		out.hosts = append(out.hosts, scheme+"://"+name)
 	}
 	if out.auth == "" || len(out.hosts) == 0 {
-		return mediaConn{}, errors.New("media_conn reply without auth or hosts")
+		return mediaConn{}, 0, errors.New("media_conn reply without auth or hosts")
 	}
-	return out, nil
+	return out, ttl, nil
 }
 
 func loopbackHost(hostport string) bool {
@@ -372,6 +405,7 @@ func (c *Client) uploadToCDN(ctx context.Context, parts *chatParts, m store.Medi
 			break
 		}
 	}
+	c.forgetMediaConn() // the next attempt asks for fresh hosts and auth
 	var e *Error
 	if errors.As(lastErr, &e) {
 		return m, e

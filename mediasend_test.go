@@ -516,3 +516,35 @@ func TestSendLargeMediaStreams(t *testing.T) {
 		t.Fatalf("%d uploads", net.MediaUploads())
 	}
 }
+
+// The media hosts and auth are asked for once per ttl (the simulator
+// announces 300 s), not per upload; after the ttl they are asked again.
+func TestMediaConnCachedForItsTTL(t *testing.T) {
+	clock := &shiftedClock{}
+	net, c, _, u := mediaSetup(t, clock)
+	ctx := mediaCtx(t)
+	for i := range 3 {
+		id, err := c.UploadMedia(ctx, "image/jpeg", bytes.NewReader(jpeg(1000+i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Send(ctx, &content.Outgoing{To: u.Phone(), Type: "image", Image: &content.Media{ID: id}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitReceivedMedia(t, ctx, u, 3)
+	if up, mc := net.MediaUploads(), net.MediaConnRequests(); up != 3 || mc != 1 {
+		t.Fatalf("%d uploads with %d media_conn requests, want 3 with 1", up, mc)
+	}
+	clock.Advance(301 * time.Second)
+	id, err := c.UploadMedia(ctx, "image/jpeg", bytes.NewReader(jpeg(2000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(ctx, &content.Outgoing{To: u.Phone(), Type: "image", Image: &content.Media{ID: id}}); err != nil {
+		t.Fatal(err)
+	}
+	if mc := net.MediaConnRequests(); mc != 2 {
+		t.Fatalf("%d media_conn requests after the ttl, want 2", mc)
+	}
+}

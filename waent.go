@@ -180,6 +180,10 @@ type Client struct {
 	// re-used).
 	mediaSlots chan struct{}
 	mediaHTTP  *http.Client
+	// mediaConn caches the media hosts and auth for their ttl.
+	mediaConnMu    sync.Mutex
+	mediaConn      mediaConn
+	mediaConnUntil time.Time
 
 	bg   sync.WaitGroup // background work (contact lookups, key uploads)
 	stop context.CancelFunc

@@ -55,6 +55,7 @@ type mediaCDN struct {
 	blobs     map[string]*cdnBlob // by URL path
 	uploads   int
 	downloads int
+	conns     int  // media_conn requests answered
 	down      bool // SetMediaDown: every request fails with 503
 }
 
@@ -88,6 +89,9 @@ func (s *chatServer) handleMediaConn(n wabin.Node, typ string, result func(...wa
 		return
 	}
 	m := s.net.media
+	m.mu.Lock()
+	m.conns++
+	m.mu.Unlock()
 	result(wabin.Node{Tag: "media_conn", Attrs: wabin.Attrs{
 		"auth": m.auth, "ttl": strconv.Itoa(mediaConnTTL), "auth_ttl": "21600", "max_buckets": "12",
 	}, Content: []wabin.Node{{Tag: "host", Attrs: wabin.Attrs{"hostname": m.host(), "scheme": "http"}}}})
@@ -199,6 +203,13 @@ func (m *mediaCDN) download(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Write(b.data)
+}
+
+// MediaConnRequests counts the media_conn iqs the server answered.
+func (n *Network) MediaConnRequests() int {
+	n.media.mu.Lock()
+	defer n.media.mu.Unlock()
+	return n.media.conns
 }
 
 // MediaUploads counts the uploads the media CDN accepted.
