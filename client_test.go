@@ -36,8 +36,14 @@ func testConfig(net *waenttest.Network, st store.Store) waent.Config {
 // registered account yet; it returns once the client is ready.
 func startClient(t testing.TB, net *waenttest.Network, st store.Store) *waent.Client {
 	t.Helper()
+	return startClientConfig(t, net, testConfig(net, st))
+}
+
+// startClientConfig is startClient with a Config the test adjusted.
+func startClientConfig(t testing.TB, net *waenttest.Network, cfg waent.Config) *waent.Client {
+	t.Helper()
 	ctx := context.Background()
-	c, err := waent.New(testConfig(net, st))
+	c, err := waent.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,17 +21,8 @@ func TestBacklogBeyondMemory(t *testing.T) {
 	st := memstore.New()
 	cfg := testConfig(net, st)
 	cfg.OutboxMemoryLimit = 100
-	c, err := waent.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := startClientConfig(t, net, cfg)
 	ctx := context.Background()
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	register(t, net, c)
-	waitFor(t, 20*time.Second, "ready", c.Ready)
 	users := newUsers(t, net, 4)
 	const per = 200
 	want := make([][]string, len(users))

@@ -139,17 +139,8 @@ func TestOverloadedWhenWebhookFallsBehind(t *testing.T) {
 	st := memstore.New()
 	cfg := testConfig(net, st)
 	cfg.MaxCallbackQueue = 5
-	c, err := waent.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := startClientConfig(t, net, cfg)
 	ctx := context.Background()
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	register(t, net, c)
-	waitFor(t, 20*time.Second, "ready", c.Ready)
 	u := newUsers(t, net, 1)[0]
 	if _, err := c.Send(ctx, text(u.Phone(), "fine")); err != nil {
 		t.Fatal(err)
@@ -183,17 +174,8 @@ func TestWebhookURLNotConfigured(t *testing.T) {
 	st := memstore.New()
 	cfg := testConfig(net, st)
 	cfg.WebhookCACertPEM = caPEM
-	c, err := waent.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := startClientConfig(t, net, cfg)
 	ctx := context.Background()
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	register(t, net, c)
-	waitFor(t, 20*time.Second, "ready", c.Ready)
 
 	var we *waent.Error
 	if err := c.WebhookConfigured(); !errors.As(err, &we) || we.Code != 1022 || we.HTTPStatus() != http.StatusPreconditionFailed {

@@ -224,3 +224,28 @@ func (a *api) do(method, path string, body any, authz any) response {
 	}
 	return response{t: a.t, status: res.StatusCode, header: res.Header, raw: raw}
 }
+
+// stream sends body as is, with contentType (none when empty), the
+// admin token and a declared length (-1: chunked).
+func (a *api) stream(method, path, contentType string, body io.Reader, length int64) response {
+	a.t.Helper()
+	req, err := http.NewRequest(method, a.srv.URL+path, body)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	req.ContentLength = length
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("Authorization", "Bearer "+a.admin)
+	res, err := a.srv.Client().Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return response{t: a.t, status: res.StatusCode, header: res.Header, raw: raw}
+}

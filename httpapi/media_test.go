@@ -51,28 +51,7 @@ func (p *mdPattern) Read(b []byte) (int, error) {
 // and a declared length (-1: chunked).
 func mdUpload(a *api, contentType string, body io.Reader, length int64) response {
 	a.t.Helper()
-	req, err := http.NewRequest("POST", a.srv.URL+"/v1/media", body)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	req.ContentLength = length
-	if length < 0 {
-		req.ContentLength = -1
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	req.Header.Set("Authorization", "Bearer "+a.admin)
-	res, err := a.srv.Client().Do(req)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	return response{t: a.t, status: res.StatusCode, header: res.Header, raw: raw}
+	return a.stream("POST", "/v1/media", contentType, body, length)
 }
 
 // mdID is the media id of a 201 upload answer.

@@ -5,7 +5,6 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"strings"
@@ -15,24 +14,7 @@ import (
 // raw sends body with the given Content-Type and the admin token.
 func (a *api) raw(method, path, contentType string, body []byte) response {
 	a.t.Helper()
-	req, err := http.NewRequest(method, a.srv.URL+path, bytes.NewReader(body))
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	req.Header.Set("Authorization", "Bearer "+a.admin)
-	res, err := a.srv.Client().Do(req)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	return response{t: a.t, status: res.StatusCode, header: res.Header, raw: b}
+	return a.stream(method, path, contentType, bytes.NewReader(body), int64(len(body)))
 }
 
 func TestAboutAPI(t *testing.T) {
